@@ -155,12 +155,13 @@ class StreamTrigger(Construct):
         super().__init__(scope, id)
         check_options(options, StreamTriggerOptions.__optional_keys__, "StreamTrigger")
         self.filters: tuple[StreamFilter, ...] = tuple(_as_filter(f) for f in options.get("filters") or ())
-        problems = _option_problems(options, self.filters)
-        problems += _view_type_problems(table, self.filters)
+        view_type = stream_view_type_of(table)
+        problems = _option_problems(options, self.filters) + _view_type_problems(view_type, self.filters)
         if problems:
             raise ValueError(f"StreamTrigger {self.node.path}: " + "; ".join(problems))
         stream_arn = table.table_stream_arn
-        if stream_arn is None:
+        # TableV2 gives a stream ARN token even without a stream; its properties tell.
+        if stream_arn is None or (view_type is None and _table_properties(table) is not None):
             raise ValueError(
                 f"table {table.node.path} has no stream. Enable one (Table: stream=StreamViewType.NEW_AND_OLD_IMAGES; "
                 "TableV2: dynamo_stream=StreamViewType.NEW_AND_OLD_IMAGES), or import the table with "
@@ -396,7 +397,7 @@ def _option_problems(options: StreamTriggerOptions, filters: Sequence[StreamFilt
             return None
         try:
             return int(duration.to_seconds())
-        except jsii.errors.JSIIError:
+        except RuntimeError:  # jsii's error for a Duration with a fraction of a second
             problems.append(f"{name} must be a whole number of seconds, got {duration.to_human_string()}")
             return None
 
@@ -435,8 +436,7 @@ def _option_problems(options: StreamTriggerOptions, filters: Sequence[StreamFilt
     return problems
 
 
-def _view_type_problems(table: dynamodb.ITable, filters: Sequence[StreamFilter]) -> list[str]:
-    view_type = stream_view_type_of(table)
+def _view_type_problems(view_type: str | None, filters: Sequence[StreamFilter]) -> list[str]:
     if view_type is None:
         return []
     carried = {
@@ -453,13 +453,21 @@ def _view_type_problems(table: dynamodb.ITable, filters: Sequence[StreamFilter])
     ]
 
 
-def stream_view_type_of(table: dynamodb.ITable) -> str | None:
-    """The table's stream view type when the table is defined in this app, else None."""
+def _table_properties(table: dynamodb.ITable) -> dict[str, Any] | None:
+    """The CloudFormation properties of a table defined in this app (Table or TableV2); None for an imported one."""
     resource = table.node.default_child
-    if not isinstance(resource, dynamodb.CfnTable):
-        return None  # TableV2's CfnGlobalTable holds it in a lazy value jsii cannot read back.
-    view_type = getattr(resource.stream_specification, "stream_view_type", None)
-    return view_type if isinstance(view_type, str) and not Token.is_unresolved(view_type) else None
+    if not isinstance(resource, dynamodb.CfnTable | dynamodb.CfnGlobalTable):
+        return None
+    # The L1s' typed getters cannot read back TableV2's lazy values; the resolved properties can.
+    properties: dict[str, Any] = Stack.of(table).resolve(resource._cfn_properties)
+    return properties
+
+
+def stream_view_type_of(table: dynamodb.ITable) -> str | None:
+    """The view type of the table's stream, when the table is defined in this app and has one."""
+    properties = _table_properties(table)
+    view_type = ((properties or {}).get("streamSpecification") or {}).get("streamViewType")
+    return view_type if isinstance(view_type, str) else None
 
 
 def _register_reader(table: dynamodb.ITable, trigger: StreamTrigger) -> None:
@@ -496,10 +504,9 @@ class _ReaderLimit:
 
 
 def _is_global_table(table: dynamodb.ITable) -> bool:
-    resource = table.node.default_child
-    if isinstance(resource, dynamodb.CfnGlobalTable):
-        replicas = Stack.of(table).resolve(resource.replicas)
-        return isinstance(replicas, list) and len(replicas) > 1
+    if isinstance(table.node.default_child, dynamodb.CfnGlobalTable):
+        replicas = (_table_properties(table) or {}).get("replicas") or []
+        return len(replicas) > 1
     # Table's replication_regions creates one custom resource per replica region.
     return any(child.node.id.startswith("Replica") for child in table.node.children)
 

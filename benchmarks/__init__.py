@@ -1,0 +1,1 @@
+"""Performance measurements, each printed as a ratio against a baseline in the same run."""
