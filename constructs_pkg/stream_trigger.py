@@ -210,9 +210,6 @@ class StreamTrigger(Construct):
             on_failure=destination,
             support_s3_on_failure_destination=destination is not None and _is_bucket(on_failure),
         )
-        if self.function.role is not None:
-            # The mapping checks at creation that the role can read the stream.
-            self.event_source_mapping.node.add_dependency(self.function.role)
         if not options.get("report_batch_item_failures", True):
             Annotations.of(self).add_warning_v2(
                 "dynamodb-stream-constructs:noPartialBatchResponse",

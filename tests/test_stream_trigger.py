@@ -115,10 +115,14 @@ def test_defaults_are_the_safe_ones() -> None:
     assert len(orders.trigger.alarms) == 3
 
 
-def test_the_mapping_waits_for_the_role() -> None:
-    _, template = table_with_trigger()
+def test_the_mapping_waits_for_the_roles_grants() -> None:
+    # The mapping checks at creation that the role can read the stream; it references the function, which
+    # depends on its role and the role's policy.
+    _, template = table_with_trigger(least_privilege=True)
     (mapping,) = template.find_resources(ESM).values()
-    assert any("FunctionRole" in dependency for dependency in mapping["DependsOn"])
+    (function,) = template.find_resources("AWS::Lambda::Function").values()
+    assert mapping["Properties"]["FunctionName"]["Ref"].startswith("OrdersTriggerFunction")
+    assert any("DefaultPolicy" in dependency for dependency in function["DependsOn"])
 
 
 def test_default_runtime_is_the_latest_python_in_aws_cdk_lib() -> None:
