@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shutil
+import weakref
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +21,7 @@ LAYER_RUNTIMES = (lambda_.Runtime.PYTHON_3_11, lambda_.Runtime.PYTHON_3_12, lamb
                   lambda_.Runtime.PYTHON_3_14)  # fmt: skip
 _SOURCE = Path(lambda_src.__file__).parent
 _IGNORED = shutil.ignore_patterns("__pycache__", "*.pyc")
+_layers: weakref.WeakKeyDictionary[Stack, StreamRuntimeLayer] = weakref.WeakKeyDictionary()
 
 
 @jsii.implements(ILocalBundling)
@@ -40,11 +42,13 @@ class StreamRuntimeLayer(lambda_.LayerVersion):
     _ID = "DynamoStreamRuntimeLayer"
 
     @classmethod
-    def of(cls, scope: Construct) -> lambda_.ILayerVersion:
+    def of(cls, scope: Construct) -> StreamRuntimeLayer:
         """The stack's layer, created on first use."""
         stack = Stack.of(scope)
-        existing = stack.node.try_find_child(cls._ID)
-        return existing if existing is not None else cls(stack, cls._ID)  # type: ignore[return-value]
+        # Kept in Python: finding the child through jsii would cost round trips on every function created.
+        if stack not in _layers:
+            _layers[stack] = cls(stack, cls._ID)
+        return _layers[stack]
 
     def __init__(self, scope: Construct, id: str) -> None:
         super().__init__(

@@ -139,8 +139,19 @@ class StreamTriggerOptions(TypedDict, total=False):
 
 
 _FUNCTION_CREATION_OPTIONS = ("memory_size", "timeout", "environment", "architecture", "log_retention")
-# Readers per table in this app, to refuse a third before AWS throttles it at run time.
+# Immutable values, made once per process: each jsii call is a round trip to Node.js.
+_ALARM_PERIOD = Duration.minutes(DEFAULT_ALARM_EVALUATION_MINUTES)
+_DEFAULT_TIMEOUT = Duration.seconds(DEFAULT_TIMEOUT_SECONDS)
+_DEFAULT_MAX_RECORD_AGE = Duration.hours(DEFAULT_MAX_RECORD_AGE_HOURS)
+_ON_FAILURE_QUEUE_RETENTION = Duration.days(ON_FAILURE_QUEUE_RETENTION_DAYS)
+_LAMBDA_PRINCIPAL = iam.ServicePrincipal("lambda.amazonaws.com")
+_DYNAMODB_EXECUTION_MANAGED_POLICY = iam.ManagedPolicy.from_aws_managed_policy_name(DYNAMODB_EXECUTION_POLICY)
+# Each read of a construct's property is a round trip to jsii's Node.js process: what Python already knows about
+# the tables and triggers of this app is kept here instead of read back.
+# Readers per table, to refuse a third before AWS throttles it at run time.
 _readers: weakref.WeakKeyDictionary[Any, list[str]] = weakref.WeakKeyDictionary()
+# The stream view types of the tables StreamTriggeredTable created.
+_stream_view_types: weakref.WeakKeyDictionary[Any, str] = weakref.WeakKeyDictionary()
 
 
 class StreamTrigger(Construct):
@@ -153,12 +164,13 @@ class StreamTrigger(Construct):
 
     def __init__(self, scope: Construct, id: str, *, table: dynamodb.ITable, **options: Unpack[StreamTriggerOptions]):
         super().__init__(scope, id)
+        path = self.node.path
         check_options(options, StreamTriggerOptions.__optional_keys__, "StreamTrigger")
         self.filters: tuple[StreamFilter, ...] = tuple(_as_filter(f) for f in options.get("filters") or ())
         view_type = stream_view_type_of(table)
         problems = _option_problems(options, self.filters) + _view_type_problems(view_type, self.filters)
         if problems:
-            raise ValueError(f"StreamTrigger {self.node.path}: " + "; ".join(problems))
+            raise ValueError(f"StreamTrigger {path}: " + "; ".join(problems))
         stream_arn = table.table_stream_arn
         # TableV2 gives a stream ARN token even without a stream; its properties tell.
         if stream_arn is None or (view_type is None and _table_properties(table) is not None):
@@ -168,26 +180,28 @@ class StreamTrigger(Construct):
                 "Table.from_table_attributes(..., table_stream_arn=...)"
             )
         self.table = table
-        _register_reader(table, self)
+        _register_reader(table, self, path)
 
         self.function_role: iam.Role | None = None
         self.log_group: logs.LogGroup | None = None
         self.function = options.get("function") or self._create_function(options)
+        role = self.function_role or self.function.role
         least_privilege = options.get("least_privilege", False)
-        self._grant_stream_read(least_privilege)
+        self._grant_stream_read(role, least_privilege)
 
         on_failure = options.get("on_failure")
         self.dead_letter_queue: sqs.IQueue | None = None
         if on_failure is None:
             self.dead_letter_queue = self._create_dead_letter_queue()
-            on_failure = self.dead_letter_queue
-        elif isinstance(on_failure, OnFailure):
-            Annotations.of(self).add_info(
-                "on_failure=OnFailure.DISCARD: records that exhaust their retries or age out are dropped"
-            )
-        elif _is_queue(on_failure):
-            self.dead_letter_queue = on_failure  # type: ignore[assignment]
-        destination = _destination(on_failure)
+            destination: lambda_.IEventSourceDlq | None = event_sources.SqsDlq(self.dead_letter_queue)
+        else:
+            if isinstance(on_failure, OnFailure):
+                Annotations.of(self).add_info(
+                    "on_failure=OnFailure.DISCARD: records that exhaust their retries or age out are dropped"
+                )
+            elif _is_queue(on_failure):
+                self.dead_letter_queue = on_failure  # type: ignore[assignment]
+            destination = _destination(on_failure)
 
         self.event_source_mapping = lambda_.EventSourceMapping(
             self,
@@ -198,7 +212,7 @@ class StreamTrigger(Construct):
             batch_size=options.get("batch_size", DEFAULT_BATCH_SIZE),
             max_batching_window=options.get("max_batching_window"),
             retry_attempts=options.get("retry_attempts", DEFAULT_RETRY_ATTEMPTS),
-            max_record_age=options.get("max_record_age", Duration.hours(DEFAULT_MAX_RECORD_AGE_HOURS)),
+            max_record_age=options.get("max_record_age", _DEFAULT_MAX_RECORD_AGE),
             bisect_batch_on_error=options.get("bisect_batch_on_error", True),
             report_batch_item_failures=options.get("report_batch_item_failures", True),
             parallelization_factor=options.get("parallelization_factor"),
@@ -208,7 +222,7 @@ class StreamTrigger(Construct):
             enabled=options.get("enabled"),
             metrics_config=options.get("metrics_config"),
             on_failure=destination,
-            support_s3_on_failure_destination=destination is not None and _is_bucket(on_failure),
+            support_s3_on_failure_destination=on_failure is not None and _is_bucket(on_failure),
         )
         if not options.get("report_batch_item_failures", True):
             Annotations.of(self).add_warning_v2(
@@ -216,8 +230,8 @@ class StreamTrigger(Construct):
                 "report_batch_item_failures=False: Lambda ignores a returned batchItemFailures list and counts "
                 "those failures as successes",
             )
-        self._create_alarms(options)
-        self._acknowledge_findings(least_privilege, on_failure)
+        self._create_alarms(options, path)
+        self._acknowledge_findings(role is not None, least_privilege, on_failure)
 
     # Function and IAM
 
@@ -227,11 +241,11 @@ class StreamTrigger(Construct):
         )
         managed_policies = None
         if not options.get("least_privilege", False):
-            managed_policies = [iam.ManagedPolicy.from_aws_managed_policy_name(DYNAMODB_EXECUTION_POLICY)]
+            managed_policies = [_DYNAMODB_EXECUTION_MANAGED_POLICY]
         self.function_role = iam.Role(
             self,
             "FunctionRole",
-            assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
+            assumed_by=_LAMBDA_PRINCIPAL,
             managed_policies=managed_policies,
         )
         if managed_policies is None:
@@ -244,7 +258,7 @@ class StreamTrigger(Construct):
             handler=options["handler"],
             role=self.function_role,
             memory_size=options.get("memory_size", DEFAULT_MEMORY_MB),
-            timeout=options.get("timeout", Duration.seconds(DEFAULT_TIMEOUT_SECONDS)),
+            timeout=options.get("timeout", _DEFAULT_TIMEOUT),
             environment=dict(options.get("environment") or {}),
             architecture=options.get("architecture"),
             tracing=lambda_.Tracing.ACTIVE,
@@ -252,8 +266,7 @@ class StreamTrigger(Construct):
             layers=[StreamRuntimeLayer.of(self)],
         )
 
-    def _grant_stream_read(self, least_privilege: bool) -> None:
-        role = self.function.role
+    def _grant_stream_read(self, role: iam.IRole | None, least_privilege: bool) -> None:
         if role is None:
             Annotations.of(self).add_warning_v2(
                 "dynamodb-stream-constructs:noRole",
@@ -263,7 +276,7 @@ class StreamTrigger(Construct):
         elif least_privilege:
             self.table.grant_stream_read(self.function)
         elif self.function_role is None:  # A role the construct creates gets the managed policy at creation.
-            role.add_managed_policy(iam.ManagedPolicy.from_aws_managed_policy_name(DYNAMODB_EXECUTION_POLICY))
+            role.add_managed_policy(_DYNAMODB_EXECUTION_MANAGED_POLICY)
 
     def _create_dead_letter_queue(self) -> sqs.Queue:
         return sqs.Queue(
@@ -271,23 +284,30 @@ class StreamTrigger(Construct):
             "DeadLetterQueue",
             encryption=sqs.QueueEncryption.SQS_MANAGED,
             enforce_ssl=True,
-            retention_period=Duration.days(ON_FAILURE_QUEUE_RETENTION_DAYS),
+            retention_period=_ON_FAILURE_QUEUE_RETENTION,
         )
 
     # Alarms
 
-    def _create_alarms(self, options: StreamTriggerOptions) -> None:
-        period = Duration.minutes(DEFAULT_ALARM_EVALUATION_MINUTES)
-        threshold = options.get("iterator_age_alarm_threshold", Duration.minutes(DEFAULT_ITERATOR_AGE_ALARM_MINUTES))
+    def _create_alarms(self, options: StreamTriggerOptions, path: str) -> None:
+        period = _ALARM_PERIOD
+        threshold = options.get("iterator_age_alarm_threshold")
+        threshold_ms: float
+        if threshold is None:
+            threshold_ms, threshold_text = (
+                DEFAULT_ITERATOR_AGE_ALARM_MINUTES * 60_000,
+                f"{DEFAULT_ITERATOR_AGE_ALARM_MINUTES} minutes",
+            )
+        else:
+            threshold_ms, threshold_text = threshold.to_milliseconds(), threshold.to_human_string()
         self.iterator_age_alarm = self.function.metric("IteratorAge", statistic="Maximum", period=period).create_alarm(
             self,
             "IteratorAgeAlarm",
-            threshold=threshold.to_milliseconds(),
+            threshold=threshold_ms,
             evaluation_periods=1,
             comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
             treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
-            alarm_description=f"{self.node.path}: the stream consumer is more than {threshold.to_human_string()} "
-            "behind the newest record",
+            alarm_description=f"{path}: the stream consumer is more than {threshold_text} behind the newest record",
         )
         self.errors_alarm = self.function.metric_errors(statistic="Sum", period=period).create_alarm(
             self,
@@ -296,7 +316,7 @@ class StreamTrigger(Construct):
             evaluation_periods=1,
             comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
             treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
-            alarm_description=f"{self.node.path}: the stream function failed whole invocations",
+            alarm_description=f"{path}: the stream function failed whole invocations",
         )
         self.dead_letter_queue_alarm: cloudwatch.Alarm | None = None
         if self.dead_letter_queue is not None:
@@ -309,7 +329,7 @@ class StreamTrigger(Construct):
                 evaluation_periods=1,
                 comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
                 treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
-                alarm_description=f"{self.node.path}: stream batches failed for good; their sequence ranges are "
+                alarm_description=f"{path}: stream batches failed for good; their sequence ranges are "
                 "in the on-failure queue",
             )
         self.alarms: tuple[cloudwatch.Alarm, ...] = tuple(
@@ -323,9 +343,11 @@ class StreamTrigger(Construct):
 
     # cdk-nag
 
-    def _acknowledge_findings(self, least_privilege: bool, on_failure: FailureDestination) -> None:
+    def _acknowledge_findings(
+        self, has_role: bool, least_privilege: bool, on_failure: FailureDestination | None
+    ) -> None:
         acknowledgments = []
-        if not least_privilege and self.function.role is not None:
+        if not least_privilege and has_role:
             acknowledgments.append(
                 Acknowledgment(
                     id=f"AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/{DYNAMODB_EXECUTION_POLICY}]",
@@ -341,7 +363,7 @@ class StreamTrigger(Construct):
                     "resource-level permissions",
                 )
             )
-        if isinstance(self.dead_letter_queue, sqs.Queue) and self.dead_letter_queue.node.scope is self:
+        if on_failure is None:  # The construct created the queue.
             acknowledgments.append(
                 Acknowledgment(
                     id="AwsSolutions-SQS3",
@@ -460,19 +482,28 @@ def _table_properties(table: dynamodb.ITable) -> dict[str, Any] | None:
     return properties
 
 
+def remember_stream_view_type(table: dynamodb.ITable, view_type: dynamodb.StreamViewType) -> None:
+    """Record the view type of a table the library creates, so triggers need not read it back."""
+    _stream_view_types[table] = view_type.value
+
+
 def stream_view_type_of(table: dynamodb.ITable) -> str | None:
     """The view type of the table's stream, when the table is defined in this app and has one."""
+    if table in _stream_view_types:
+        return _stream_view_types[table]
     properties = _table_properties(table)
     view_type = ((properties or {}).get("streamSpecification") or {}).get("streamViewType")
     return view_type if isinstance(view_type, str) else None
 
 
-def _register_reader(table: dynamodb.ITable, trigger: StreamTrigger) -> None:
+def _register_reader(table: dynamodb.ITable, trigger: StreamTrigger, path: str) -> None:
     readers = _readers.setdefault(table, [])
-    readers.append(trigger.node.path)
-    _ReaderLimit(table, readers).check(raise_error=True)
-    # A replica added after this trigger makes the table global: check again at synthesis.
-    trigger.node.add_validation(_ReaderLimit(table, readers))
+    readers.append(path)
+    if len(readers) > MAX_READERS_PER_GLOBAL_TABLE_STREAM:
+        _ReaderLimit(table, readers).check(raise_error=True)
+    if isinstance(table, dynamodb.TableV2):
+        # TableV2.add_replica after this trigger can make the table global: check again at synthesis.
+        trigger.node.add_validation(_ReaderLimit(table, readers))
 
 
 @jsii.implements(IValidation)

@@ -12,7 +12,7 @@ from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
 from .limits import documented
-from .stream_trigger import StreamTrigger, StreamTriggerOptions, check_options
+from .stream_trigger import StreamTrigger, StreamTriggerOptions, check_options, remember_stream_view_type
 
 __all__ = ["StreamTriggeredTable", "StreamTriggeredTableOptions"]
 
@@ -103,16 +103,19 @@ class StreamTriggeredTable(Construct):
                 "existing one"
             )
         point_in_time_recovery = options.pop("point_in_time_recovery", True)
-        return dynamodb.Table(
+        view_type = options.pop("stream", dynamodb.StreamViewType.NEW_AND_OLD_IMAGES)
+        table = dynamodb.Table(
             self,
             "Table",
             **{
-                "stream": dynamodb.StreamViewType.NEW_AND_OLD_IMAGES,
                 "billing_mode": dynamodb.BillingMode.PAY_PER_REQUEST,
                 "encryption": dynamodb.TableEncryption.AWS_MANAGED,
                 **options,
             },
+            stream=view_type,
             point_in_time_recovery_specification=dynamodb.PointInTimeRecoverySpecification(
                 point_in_time_recovery_enabled=point_in_time_recovery
             ),
         )
+        remember_stream_view_type(table, view_type)
+        return table
