@@ -470,6 +470,18 @@ def test_a_global_table_allows_one_reader() -> None:
         StreamTrigger(stack, "Second", table=table, code=handler_code(), handler="app.handler")
 
 
+def test_a_replica_added_after_the_triggers_fails_synthesis() -> None:
+    # GIVEN a single-region TableV2 with two readers, which is allowed
+    stack = Stack(new_app(), "Test", env=Environment(region="us-east-1"))
+    table = dynamodb.TableV2(stack, "App", partition_key=PK, dynamo_stream=dynamodb.StreamViewType.NEW_IMAGE)
+    StreamTrigger(stack, "First", table=table, code=handler_code(), handler="app.handler")
+    StreamTrigger(stack, "Second", table=table, code=handler_code(), handler="app.handler")
+    # WHEN a replica makes it global THEN synthesis names the table and its readers
+    table.add_replica(region="eu-west-1")
+    with pytest.raises(RuntimeError, match=r"table Test/App would have 2 readers \(Test/First, Test/Second\)"):
+        stack.node.root.synth()  # type: ignore[attr-defined]
+
+
 # Alarms
 
 
