@@ -16,6 +16,7 @@ from __future__ import annotations
 from .batch import partial_batch_response, process_stream_batch
 from .errors import MalformedRecordError, PermanentError, RetryableError, StreamRuntimeError
 from .log import get_logger
+from .metrics import put_metric
 from .record import EventName, StreamRecord, deserialize_attribute, deserialize_image
 
 __all__ = [
@@ -30,4 +31,5 @@ __all__ = [
     "get_logger",
     "partial_batch_response",
     "process_stream_batch",
+    "put_metric",
 ]
