@@ -76,7 +76,7 @@ class StreamTriggerOptions(TypedDict, total=False):
       (``import lambda_src.stream_runtime``). With it, and only with it:
       ``memory_size`` (Default: $DEFAULT_MEMORY_MB), ``timeout`` (Default: $DEFAULT_TIMEOUT_SECONDS seconds),
       ``environment`` (Default: - none), ``architecture`` (Default: X86_64),
-      ``log_retention`` (Default: $DEFAULT_LOG_RETENTION).
+      ``log_retention`` (Default: $DEFAULT_LOG_RETENTION), ``layers`` (Default: - the stream runtime layer only).
 
     IAM: ``least_privilege`` (Default: False): by default the function's role gets the AWS-managed policy
     ``service-role/AWSLambdaDynamoDBExecutionRole``; True grants only stream reads scoped to this stream (and log writes
@@ -119,6 +119,7 @@ class StreamTriggerOptions(TypedDict, total=False):
     environment: Mapping[str, str]
     architecture: lambda_.Architecture
     log_retention: logs.RetentionDays
+    layers: Sequence[lambda_.ILayerVersion]
     least_privilege: bool
     starting_position: lambda_.StartingPosition
     batch_size: int
@@ -138,7 +139,7 @@ class StreamTriggerOptions(TypedDict, total=False):
     iterator_age_alarm_threshold: Duration
 
 
-_FUNCTION_CREATION_OPTIONS = ("memory_size", "timeout", "environment", "architecture", "log_retention")
+_FUNCTION_CREATION_OPTIONS = ("memory_size", "timeout", "environment", "architecture", "log_retention", "layers")
 # Immutable values, made once per process: each jsii call is a round trip to Node.js.
 _ALARM_PERIOD = Duration.minutes(DEFAULT_ALARM_EVALUATION_MINUTES)
 _DEFAULT_TIMEOUT = Duration.seconds(DEFAULT_TIMEOUT_SECONDS)
@@ -263,7 +264,7 @@ class StreamTrigger(Construct):
             architecture=options.get("architecture"),
             tracing=lambda_.Tracing.ACTIVE,
             log_group=self.log_group,
-            layers=[StreamRuntimeLayer.of(self)],
+            layers=[StreamRuntimeLayer.of(self), *(options.get("layers") or ())],
         )
 
     def _grant_stream_read(self, role: iam.IRole | None, least_privilege: bool) -> None:
@@ -480,6 +481,15 @@ def _table_properties(table: dynamodb.ITable) -> dict[str, Any] | None:
     # The L1s' typed getters cannot read back TableV2's lazy values; the resolved properties can.
     properties: dict[str, Any] = Stack.of(table).resolve(resource._cfn_properties)
     return properties
+
+
+def key_attributes_of(table: dynamodb.ITable) -> list[str] | None:
+    """The table's key attribute names, partition key first, when the table is defined in this app."""
+    properties = _table_properties(table)
+    if properties is None:
+        return None
+    schema = sorted(properties.get("keySchema") or [], key=lambda key: key.get("keyType") != "HASH")
+    return [key["attributeName"] for key in schema]
 
 
 def remember_stream_view_type(table: dynamodb.ITable, view_type: dynamodb.StreamViewType) -> None:

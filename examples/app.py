@@ -6,6 +6,7 @@ from aws_cdk import App, Validations
 from cdk_nag import AwsSolutionsChecks
 
 from examples.basic_flow.stack import BasicFlowStack
+from examples.content_ai.stack import AwsNativeAiPipelinesStack, SeedAiPipelinesStack
 from examples.notifications.stack import NotificationsStack
 
 __all__ = ["build_app"]
@@ -16,6 +17,8 @@ def build_app(app: App | None = None) -> App:
     app = app or App()
     BasicFlowStack(app, "BasicFlow")
     NotificationsStack(app, "Notifications")
+    SeedAiPipelinesStack(app, "SeedAiPipelines")
+    AwsNativeAiPipelinesStack(app, "AwsNativeAiPipelines")
     Validations.of(app).add_plugins(AwsSolutionsChecks(app))
     return app
 

@@ -1,0 +1,155 @@
+"""The embedding models an EmbeddingPipeline can use: Voyage AI, Amazon Titan Text Embeddings V2, or a plug-in."""
+
+from __future__ import annotations
+
+import abc
+from collections.abc import Mapping, Sequence
+
+from aws_cdk import ArnFormat, Stack
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_secretsmanager as secretsmanager
+from constructs import Construct
+
+from .provider_binding import Binding, api_key_secret, grant_statements
+
+__all__ = ["EmbeddingModel"]
+
+# https://docs.voyageai.com/docs/embeddings: output_dimension choices; voyage-3 has one size only.
+_VOYAGE_DIMENSIONS = {
+    "voyage-3.5": (1024, (256, 512, 1024, 2048)),
+    "voyage-3.5-lite": (1024, (256, 512, 1024, 2048)),
+    "voyage-3-large": (1024, (256, 512, 1024, 2048)),
+    "voyage-3": (1024, (1024,)),
+}
+_VOYAGE_INPUT_TYPES = ("document", "query")
+TITAN_V2_MODEL_ID = "amazon.titan-embed-text-v2:0"
+# https://docs.aws.amazon.com/bedrock/latest/userguide/titan-embedding-models.html
+_TITAN_DIMENSIONS = (256, 512, 1024)
+
+
+class EmbeddingModel(abc.ABC):
+    """Which model turns a pipeline's texts into vectors. Build one with ``voyage``, ``titan`` or ``plugin``."""
+
+    def __init__(self, provider: str, dimensions: int, *, label: str) -> None:
+        self.provider = provider
+        self.dimensions = dimensions
+        self._label = label
+        self.api_key_secret: secretsmanager.ISecret | None = None
+
+    def __repr__(self) -> str:
+        return f"EmbeddingModel.{self._label}"
+
+    @staticmethod
+    def voyage(
+        *,
+        model: str | None = None,
+        dimensions: int | None = None,
+        input_type: str | None = None,
+        api_key_secret: secretsmanager.ISecret | None = None,
+    ) -> EmbeddingModel:
+        """Voyage AI over HTTPS, the seeds' provider. ``model`` Default: voyage-3.5. ``dimensions`` Default: the
+        model's default (1024). ``input_type`` Default: document (stored content). ``api_key_secret`` Default: - a
+        new secret to fill in. Known models' dimensions are checked; another model needs ``dimensions``."""
+        model = model or "voyage-3.5"
+        input_type = input_type or "document"
+        if input_type not in _VOYAGE_INPUT_TYPES:
+            raise ValueError(f"input_type must be one of {list(_VOYAGE_INPUT_TYPES)}, got {input_type!r}")
+        if model in _VOYAGE_DIMENSIONS:
+            default, allowed = _VOYAGE_DIMENSIONS[model]
+            dimensions = dimensions or default
+            if dimensions not in allowed:
+                raise ValueError(f"dimensions for {model} must be one of {list(allowed)}, got {dimensions}")
+        elif dimensions is None:
+            raise ValueError(f"give dimensions= for the Voyage model {model!r}: its output size is not known here")
+        return _VoyageEmbeddingModel(model, dimensions, input_type, api_key_secret)
+
+    @staticmethod
+    def titan(*, dimensions: int | None = None) -> EmbeddingModel:
+        """Amazon Titan Text Embeddings V2 on Bedrock: no API key; the function may invoke this model only.
+        ``dimensions`` Default: 1024 (256, 512 or 1024)."""
+        dimensions = dimensions or 1024
+        if dimensions not in _TITAN_DIMENSIONS:
+            raise ValueError(f"dimensions for Titan Text Embeddings V2 must be one of {list(_TITAN_DIMENSIONS)}, "
+                             f"got {dimensions}")  # fmt: skip
+        return _TitanEmbeddingModel(dimensions)
+
+    @staticmethod
+    def plugin(
+        class_path: str,
+        *,
+        layer: lambda_.ILayerVersion,
+        dimensions: int,
+        environment: Mapping[str, str] | None = None,
+        policy_statements: Sequence[iam.PolicyStatement] = (),
+    ) -> EmbeddingModel:
+        """Your own model: the class ``"module:Class"`` in ``layer`` implementing
+        ``lambda_src.providers.EmbeddingModel``, with its ``environment`` and ``policy_statements``."""
+        if ":" not in class_path:
+            raise ValueError(f"class_path is 'module:Class', got {class_path!r}")
+        return _PluginEmbeddingModel(class_path, layer, dimensions, dict(environment or {}), policy_statements)
+
+    @abc.abstractmethod
+    def bind(self, scope: Construct) -> Binding:
+        """Create what the model needs under ``scope`` and say how the function uses it."""
+
+
+class _VoyageEmbeddingModel(EmbeddingModel):
+    def __init__(self, model: str, dimensions: int, input_type: str, secret: secretsmanager.ISecret | None) -> None:
+        super().__init__("voyage", dimensions, label=f"voyage({model}, {dimensions})")
+        self._model, self._input_type, self._secret = model, input_type, secret
+
+    def bind(self, scope: Construct) -> Binding:
+        secret = self.api_key_secret = api_key_secret(scope, "VoyageApiKey", "Voyage AI", self._secret)
+        return Binding(
+            environment={
+                "EMBEDDING_PROVIDER": "voyage",
+                "VOYAGE_MODEL": self._model,
+                "VOYAGE_DIMENSIONS": str(self.dimensions),
+                "VOYAGE_INPUT_TYPE": self._input_type,
+                "VOYAGE_API_KEY_SECRET_ARN": secret.secret_arn,
+            },
+            grant=lambda function: secret.grant_read(function),
+        )
+
+
+class _TitanEmbeddingModel(EmbeddingModel):
+    def __init__(self, dimensions: int) -> None:
+        super().__init__("titan", dimensions, label=f"titan({dimensions})")
+
+    def bind(self, scope: Construct) -> Binding:
+        model_arn = Stack.of(scope).format_arn(
+            service="bedrock",
+            account="",
+            resource="foundation-model",
+            resource_name=TITAN_V2_MODEL_ID,
+            arn_format=ArnFormat.SLASH_RESOURCE_NAME,
+        )
+        return Binding(
+            environment={
+                "EMBEDDING_PROVIDER": "titan",
+                "TITAN_MODEL_ID": TITAN_V2_MODEL_ID,
+                "TITAN_DIMENSIONS": str(self.dimensions),
+            },
+            grant=grant_statements([iam.PolicyStatement(actions=["bedrock:InvokeModel"], resources=[model_arn])]),
+        )
+
+
+class _PluginEmbeddingModel(EmbeddingModel):
+    def __init__(
+        self,
+        class_path: str,
+        layer: lambda_.ILayerVersion,
+        dimensions: int,
+        environment: dict[str, str],
+        statements: Sequence[iam.PolicyStatement],
+    ) -> None:
+        super().__init__("plugin", dimensions, label=f"plugin({class_path})")
+        self._class_path, self._layer, self._environment, self._statements = class_path, layer, environment, statements
+
+    def bind(self, scope: Construct) -> Binding:
+        return Binding(
+            environment={**self._environment, "EMBEDDING_PROVIDER": "plugin", "EMBEDDING_PLUGIN": self._class_path},
+            grant=grant_statements(self._statements),
+            layers=(self._layer,),
+        )

@@ -1,0 +1,59 @@
+"""What binding a provider to a pipeline's function yields, and the API key secret that several providers share."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+
+from aws_cdk import Acknowledgment, Validations
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_secretsmanager as secretsmanager
+from constructs import Construct
+
+__all__ = ["Binding", "api_key_secret", "grant_statements"]
+
+
+@dataclass(frozen=True)
+class Binding:
+    """A provider bound to a function: its environment variables, its grants, the layers its code needs."""
+
+    environment: Mapping[str, str]
+    grant: Callable[[lambda_.IFunction], object]
+    layers: Sequence[lambda_.ILayerVersion] = field(default_factory=tuple)
+
+
+def api_key_secret(
+    scope: Construct, id: str, provider: str, secret: secretsmanager.ISecret | None
+) -> secretsmanager.ISecret:
+    """``secret``, or a new one for the user to fill in with the provider's API key after deploying.
+
+    Keys live only in Secrets Manager: the function gets the secret's ARN, reads the key once per cold start, and
+    the grant covers this secret alone.
+    """
+    if secret is not None:
+        return secret
+    created = secretsmanager.Secret(
+        scope,
+        id,
+        description=f"The {provider} API key used by {scope.node.path}: replace this generated value with the key "
+        '(the key itself, or {"apiKey": "..."})',
+    )
+    Validations.of(created).acknowledge(
+        Acknowledgment(
+            id="AwsSolutions-SMG4",
+            reason=f"A {provider} API key is issued by {provider}, not by AWS: rotating it needs the provider's "
+            "console, so no rotation Lambda can do it",
+        )
+    )
+    return created
+
+
+def grant_statements(statements: Sequence[iam.PolicyStatement]) -> Callable[[lambda_.IFunction], None]:
+    """A grant that adds ``statements`` to the function's role."""
+
+    def grant(function: lambda_.IFunction) -> None:
+        for statement in statements:
+            function.add_to_role_policy(statement)
+
+    return grant
