@@ -61,7 +61,7 @@ class EmbeddingPipeline(Construct):
         super().__init__(scope, id)
         check_options(options, StreamTriggerOptions.__optional_keys__, "EmbeddingPipeline")
         stream_table = resolve_table(table)
-        text_attribute = text_attribute or "body"
+        text_attribute = "body" if text_attribute is None else text_attribute
         metadata = list(metadata_attributes or ())
         id_names = list(id_attributes or key_attributes_of(stream_table) or ())
         if not id_names:
@@ -86,7 +86,7 @@ class EmbeddingPipeline(Construct):
             },
             bindings=[embedding_binding, store_binding],
             filters=[item_filter] if item_filter is not None else [],
-            max_concurrency=max_concurrency or DEFAULT_MAX_CONCURRENCY,
+            max_concurrency=DEFAULT_MAX_CONCURRENCY if max_concurrency is None else max_concurrency,
             options=options,
         )
         self.function = self.trigger.function

@@ -60,10 +60,10 @@ class SummaryEnricher(Construct):
         super().__init__(scope, id)
         check_options(options, StreamTriggerOptions.__optional_keys__, "SummaryEnricher")
         stream_table = resolve_table(table)
-        source_attribute = source_attribute or "body"
-        summary_attribute = summary_attribute or "aiSummary"
-        prompt = prompt or DEFAULT_PROMPT
-        max_tokens = max_tokens or DEFAULT_MAX_TOKENS
+        source_attribute = "body" if source_attribute is None else source_attribute
+        summary_attribute = "aiSummary" if summary_attribute is None else summary_attribute
+        prompt = DEFAULT_PROMPT if prompt is None else prompt
+        max_tokens = DEFAULT_MAX_TOKENS if max_tokens is None else max_tokens
         problems = []
         if source_attribute == summary_attribute:
             problems.append(f"summary_attribute must differ from source_attribute ({source_attribute!r}): writing the "
@@ -92,7 +92,7 @@ class SummaryEnricher(Construct):
             },
             bindings=[model.bind(self, options.get("architecture"))],
             filters=filters,
-            max_concurrency=max_concurrency or DEFAULT_MAX_CONCURRENCY,
+            max_concurrency=DEFAULT_MAX_CONCURRENCY if max_concurrency is None else max_concurrency,
             options=options,
         )
         self.function = self.trigger.function

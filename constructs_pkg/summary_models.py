@@ -31,14 +31,14 @@ class SummaryModel(abc.ABC):
     def anthropic(*, model: str | None = None, api_key_secret: secretsmanager.ISecret | None = None) -> SummaryModel:
         """The Anthropic API through the ``anthropic`` SDK, shipped in a layer built without Docker. ``model``
         Default: claude-haiku-4-5 (the seed's). ``api_key_secret`` Default: - a new secret to fill in."""
-        return _AnthropicModel(model or DEFAULT_ANTHROPIC_MODEL, api_key_secret)
+        return _AnthropicModel(DEFAULT_ANTHROPIC_MODEL if model is None else model, api_key_secret)
 
     @staticmethod
     def bedrock(*, model_id: str | None = None) -> SummaryModel:
         """Claude on Amazon Bedrock, no API key. ``model_id``: a model id, or an inference profile id such as
         ``us.anthropic.claude-haiku-4-5-20251001-v1:0``; the function may invoke that model (and, for a profile,
         that profile and the model in the Regions it routes to) only. Default: ``DEFAULT_BEDROCK_MODEL``."""
-        return _BedrockModel(model_id or DEFAULT_BEDROCK_MODEL)
+        return _BedrockModel(DEFAULT_BEDROCK_MODEL if model_id is None else model_id)
 
     @staticmethod
     def plugin(
