@@ -62,3 +62,6 @@ def example_assembly(example_app: App) -> CloudAssembly:
 @pytest.fixture(scope="session")
 def example_templates(example_assembly: CloudAssembly) -> dict[str, dict[str, Any]]:
     return {stack.stack_name: stack.template for stack in example_assembly.stacks}
+
+
+pytest_plugins = ["dynamodb_local"]

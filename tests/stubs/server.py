@@ -50,6 +50,12 @@ class Reply:
 Route = tuple[str, re.Pattern[str], Callable[[Request], Reply]]
 
 
+class _ThreadingServer(ThreadingHTTPServer):
+    # socketserver listens with a backlog of 5: clients of a burst beyond that wait a second for a SYN retransmit,
+    # which hides the concurrency a test measures.
+    request_queue_size = 128
+
+
 class StubServer:
     """Serves routes on 127.0.0.1 at a free port; ``url`` is its base URL. Use as a context manager."""
 
@@ -76,10 +82,11 @@ class StubServer:
             def log_message(self, format: str, *args: Any) -> None:
                 pass
 
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._server = _ThreadingServer(("127.0.0.1", 0), Handler)
         self._server.daemon_threads = True
         self.url = f"http://127.0.0.1:{self._server.server_address[1]}"
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        # shutdown() waits for the loop's next poll, half a second by default: per stub, per test.
+        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
 
     def __enter__(self) -> StubServer:
         self._thread.start()
