@@ -11,7 +11,7 @@ from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_secretsmanager as secretsmanager
 from constructs import Construct
 
-from .provider_binding import Binding, api_key_secret, grant_statements
+from .provider_binding import Binding, Plugin, api_key_secret, grant_statements
 
 __all__ = ["EmbeddingModel"]
 
@@ -85,9 +85,9 @@ class EmbeddingModel(abc.ABC):
     ) -> EmbeddingModel:
         """Your own model: the class ``"module:Class"`` in ``layer`` implementing
         ``lambda_src.providers.EmbeddingModel``, with its ``environment`` and ``policy_statements``."""
-        if ":" not in class_path:
-            raise ValueError(f"class_path is 'module:Class', got {class_path!r}")
-        return _PluginEmbeddingModel(class_path, layer, dimensions, dict(environment or {}), policy_statements)
+        return _PluginEmbeddingModel(
+            Plugin(class_path, layer, dict(environment or {}), tuple(policy_statements)), dimensions
+        )
 
     @abc.abstractmethod
     def bind(self, scope: Construct) -> Binding:
@@ -136,20 +136,9 @@ class _TitanEmbeddingModel(EmbeddingModel):
 
 
 class _PluginEmbeddingModel(EmbeddingModel):
-    def __init__(
-        self,
-        class_path: str,
-        layer: lambda_.ILayerVersion,
-        dimensions: int,
-        environment: dict[str, str],
-        statements: Sequence[iam.PolicyStatement],
-    ) -> None:
-        super().__init__("plugin", dimensions, label=f"plugin({class_path})")
-        self._class_path, self._layer, self._environment, self._statements = class_path, layer, environment, statements
+    def __init__(self, plugin: Plugin, dimensions: int) -> None:
+        super().__init__("plugin", dimensions, label=f"plugin({plugin.class_path})")
+        self._plugin = plugin
 
     def bind(self, scope: Construct) -> Binding:
-        return Binding(
-            environment={**self._environment, "EMBEDDING_PROVIDER": "plugin", "EMBEDDING_PLUGIN": self._class_path},
-            grant=grant_statements(self._statements),
-            layers=(self._layer,),
-        )
+        return self._plugin.binding("EMBEDDING_PROVIDER", "EMBEDDING_PLUGIN")

@@ -11,7 +11,7 @@ from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_secretsmanager as secretsmanager
 from constructs import Construct
 
-__all__ = ["Binding", "api_key_secret", "grant_statements"]
+__all__ = ["Binding", "Plugin", "api_key_secret", "grant_statements"]
 
 
 @dataclass(frozen=True)
@@ -57,3 +57,26 @@ def grant_statements(statements: Sequence[iam.PolicyStatement]) -> Callable[[lam
             function.add_to_role_policy(statement)
 
     return grant
+
+
+@dataclass(frozen=True)
+class Plugin:
+    """A user's class ``"module:Class"`` in ``layer``, with the environment and grants it needs."""
+
+    class_path: str
+    layer: lambda_.ILayerVersion
+    environment: Mapping[str, str] = field(default_factory=dict)
+    policy_statements: Sequence[iam.PolicyStatement] = ()
+
+    def __post_init__(self) -> None:
+        module, _, name = self.class_path.partition(":")
+        if not module or not name:
+            raise ValueError(f"class_path is 'module:Class', got {self.class_path!r}")
+
+    def binding(self, provider_variable: str, class_variable: str) -> Binding:
+        """The binding that selects this plug-in through ``provider_variable`` and names it in ``class_variable``."""
+        return Binding(
+            environment={**self.environment, provider_variable: "plugin", class_variable: self.class_path},
+            grant=grant_statements(self.policy_statements),
+            layers=(self.layer,),
+        )

@@ -12,7 +12,7 @@ from aws_cdk import aws_secretsmanager as secretsmanager
 from constructs import Construct
 
 from .dependency_layer import PythonDependencyLayer
-from .provider_binding import Binding, api_key_secret, grant_statements
+from .provider_binding import Binding, Plugin, api_key_secret, grant_statements
 
 __all__ = ["SummaryModel"]
 
@@ -50,9 +50,7 @@ class SummaryModel(abc.ABC):
     ) -> SummaryModel:
         """Your own summarizer: the class ``"module:Class"`` in ``layer`` implementing
         ``lambda_src.providers.Summarizer``, with its ``environment`` and ``policy_statements``."""
-        if ":" not in class_path:
-            raise ValueError(f"class_path is 'module:Class', got {class_path!r}")
-        return _PluginModel(class_path, layer, dict(environment or {}), policy_statements)
+        return _PluginModel(Plugin(class_path, layer, dict(environment or {}), tuple(policy_statements)))
 
     @abc.abstractmethod
     def bind(self, scope: Construct, architecture: lambda_.Architecture | None) -> Binding:
@@ -116,18 +114,8 @@ class _BedrockModel(SummaryModel):
 
 
 class _PluginModel(SummaryModel):
-    def __init__(
-        self,
-        class_path: str,
-        layer: lambda_.ILayerVersion,
-        environment: dict[str, str],
-        statements: Sequence[iam.PolicyStatement],
-    ) -> None:
-        self._class_path, self._layer, self._environment, self._statements = class_path, layer, environment, statements
+    def __init__(self, plugin: Plugin) -> None:
+        self._plugin = plugin
 
     def bind(self, scope: Construct, architecture: lambda_.Architecture | None) -> Binding:
-        return Binding(
-            environment={**self._environment, "SUMMARY_PROVIDER": "plugin", "SUMMARIZER_PLUGIN": self._class_path},
-            grant=grant_statements(self._statements),
-            layers=(self._layer,),
-        )
+        return self._plugin.binding("SUMMARY_PROVIDER", "SUMMARIZER_PLUGIN")

@@ -12,7 +12,7 @@ from aws_cdk import aws_s3vectors as s3vectors
 from aws_cdk import aws_secretsmanager as secretsmanager
 from constructs import Construct
 
-from .provider_binding import Binding, api_key_secret, grant_statements
+from .provider_binding import Binding, Plugin, api_key_secret, grant_statements
 
 __all__ = ["VectorStore"]
 
@@ -65,9 +65,7 @@ class VectorStore(abc.ABC):
     ) -> VectorStore:
         """Your own store: the class ``"module:Class"`` in ``layer`` implementing
         ``lambda_src.providers.VectorStore``, with its ``environment`` and ``policy_statements``."""
-        if ":" not in class_path:
-            raise ValueError(f"class_path is 'module:Class', got {class_path!r}")
-        return _PluginStore(class_path, layer, dict(environment or {}), policy_statements)
+        return _PluginStore(Plugin(class_path, layer, dict(environment or {}), tuple(policy_statements)))
 
     @abc.abstractmethod
     def bind(self, scope: Construct, dimensions: int) -> Binding:
@@ -133,18 +131,8 @@ class _S3VectorsStore(VectorStore):
 
 
 class _PluginStore(VectorStore):
-    def __init__(
-        self,
-        class_path: str,
-        layer: lambda_.ILayerVersion,
-        environment: dict[str, str],
-        statements: Sequence[iam.PolicyStatement],
-    ) -> None:
-        self._class_path, self._layer, self._environment, self._statements = class_path, layer, environment, statements
+    def __init__(self, plugin: Plugin) -> None:
+        self._plugin = plugin
 
     def bind(self, scope: Construct, dimensions: int) -> Binding:
-        return Binding(
-            environment={**self._environment, "VECTOR_STORE": "plugin", "VECTOR_STORE_PLUGIN": self._class_path},
-            grant=grant_statements(self._statements),
-            layers=(self._layer,),
-        )
+        return self._plugin.binding("VECTOR_STORE", "VECTOR_STORE_PLUGIN")
