@@ -33,6 +33,6 @@ def api_key(secret_id: str) -> str:
     key = parsed.get("apiKey") if isinstance(parsed, dict) else parsed
     if not isinstance(key, str) or not key.strip():
         raise FinalProviderError(
-            "secretsmanager", f"secret {secret_id} holds no API key: put the key, or {{\"apiKey\": \"...\"}}, in it"
+            "secretsmanager", f'secret {secret_id} holds no API key: put the key, or {{"apiKey": "..."}}, in it'
         )
     return key.strip()
