@@ -8,8 +8,10 @@ from typing import Unpack
 from aws_cdk import aws_dynamodb as dynamodb
 from constructs import Construct
 
+from lambda_src.embedding_pipeline.config import DEFAULT_MAX_CONCURRENCY
+
 from .embedding_models import EmbeddingModel
-from .pipeline_trigger import DEFAULT_MAX_CONCURRENCY, create_pipeline_trigger, resolve_table
+from .pipeline_trigger import create_pipeline_trigger, resolve_table
 from .stream_filter import StreamFilter
 from .stream_trigger import StreamTriggerOptions, check_options, key_attributes_of
 from .stream_triggered_table import StreamTriggeredTable

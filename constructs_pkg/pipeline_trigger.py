@@ -15,10 +15,8 @@ from .stream_filter import StreamFilter
 from .stream_trigger import StreamTrigger, StreamTriggerOptions, stream_view_type_of
 from .stream_triggered_table import StreamTriggeredTable
 
-__all__ = ["DEFAULT_MAX_CONCURRENCY", "PIPELINE_MEMORY_MB", "PIPELINE_TIMEOUT_SECONDS", "create_pipeline_trigger",
-           "resolve_table"]  # fmt: skip
+__all__ = ["PIPELINE_MEMORY_MB", "PIPELINE_TIMEOUT_SECONDS", "create_pipeline_trigger", "resolve_table"]
 
-DEFAULT_MAX_CONCURRENCY = 8
 MAX_CONCURRENCY_RANGE = (1, 64)
 # Provider calls wait on the network; more memory buys more CPU for the JSON and TLS work around them.
 PIPELINE_MEMORY_MB = 512

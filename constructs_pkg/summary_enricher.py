@@ -7,7 +7,15 @@ from typing import Unpack
 from aws_cdk import aws_dynamodb as dynamodb
 from constructs import Construct
 
-from .pipeline_trigger import DEFAULT_MAX_CONCURRENCY, create_pipeline_trigger, resolve_table
+from lambda_src.summary_enricher.config import (
+    DEFAULT_MAX_CONCURRENCY,
+    DEFAULT_MAX_TOKENS,
+    DEFAULT_PROMPT,
+    DEFAULT_SOURCE_ATTRIBUTE,
+    DEFAULT_SUMMARY_ATTRIBUTE,
+)
+
+from .pipeline_trigger import create_pipeline_trigger, resolve_table
 from .stream_filter import StreamFilter
 from .stream_trigger import StreamTriggerOptions, check_options
 from .stream_triggered_table import StreamTriggeredTable
@@ -15,8 +23,6 @@ from .summary_models import SummaryModel
 
 __all__ = ["DEFAULT_PROMPT", "SummaryEnricher"]
 
-DEFAULT_PROMPT = "Summarize in one sentence: {text}"
-DEFAULT_MAX_TOKENS = 150
 MAX_TOKENS_RANGE = (1, 64_000)
 
 
@@ -35,7 +41,7 @@ class SummaryEnricher(Construct):
     - ``prompt``: a template holding ``{text}``. Default: the seed's "Summarize in one sentence: {text}".
     - ``max_tokens``: Default: 150 (1..64000).
     - ``item_filter``: which items are summarized; other records never invoke the function. Default: - every item.
-    - ``max_concurrency``: summaries in flight at once. Default: 8.
+    - ``max_concurrency``: summaries in flight at once. Default: 16 (lower it for a low provider rate limit).
     - Every ``StreamTriggerOptions`` option but ``function``, ``code``, ``handler`` and ``filters``; the function
       defaults to 512 MB and 120 s.
 
@@ -60,8 +66,8 @@ class SummaryEnricher(Construct):
         super().__init__(scope, id)
         check_options(options, StreamTriggerOptions.__optional_keys__, "SummaryEnricher")
         stream_table = resolve_table(table)
-        source_attribute = "body" if source_attribute is None else source_attribute
-        summary_attribute = "aiSummary" if summary_attribute is None else summary_attribute
+        source_attribute = DEFAULT_SOURCE_ATTRIBUTE if source_attribute is None else source_attribute
+        summary_attribute = DEFAULT_SUMMARY_ATTRIBUTE if summary_attribute is None else summary_attribute
         prompt = DEFAULT_PROMPT if prompt is None else prompt
         max_tokens = DEFAULT_MAX_TOKENS if max_tokens is None else max_tokens
         problems = []

@@ -616,7 +616,7 @@ def test_configuration_defaults_are_the_seeds() -> None:
     )
 
     assert (config.source_attribute, config.summary_attribute, config.max_tokens) == ("body", "aiSummary", 150)
-    assert (config.prompt, config.model_id, config.max_concurrency) == (DEFAULT_PROMPT, "claude-haiku-4-5", 8)
+    assert (config.prompt, config.model_id, config.max_concurrency) == (DEFAULT_PROMPT, "claude-haiku-4-5", 16)
     assert config.provider is SummaryProvider.ANTHROPIC
 
 

@@ -29,7 +29,9 @@ DEFAULT_MAX_TOKENS = 150
 PROMPT_PLACEHOLDER = "{text}"
 DEFAULT_PROMPT = f"Summarize in one sentence: {PROMPT_PLACEHOLDER}"
 DEFAULT_ANTHROPIC_MODEL = "claude-haiku-4-5"
-DEFAULT_MAX_CONCURRENCY = 8
+# Summaries are network waits of about a second each: 16 in flight keeps a batch of 100 to 7 rounds. Lower it
+# (max_concurrency) for a low Anthropic rate-limit tier; 429s are retried after their Retry-After either way.
+DEFAULT_MAX_CONCURRENCY = 16
 
 
 class SummaryProvider(StrEnum):

@@ -69,6 +69,9 @@ class StubServer:
 
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"  # keep-alive, as the real providers
+            # An answer goes out in two sends (headers, body): with Nagle's algorithm on, a kept-alive connection
+            # would hold the body until the client's delayed ACK, up to 40 ms later, on top of ``latency``.
+            disable_nagle_algorithm = True
 
             def do_POST(self) -> None:
                 stub._serve(self)
