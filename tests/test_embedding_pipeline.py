@@ -974,3 +974,19 @@ def test_plugins_are_built_from_their_class_paths(load: Callable[..., ModuleType
     assert {key: list(vector.values) for key, vector in store.vectors.items()} == {
         id_of(number): [float(number + 1)] * 5 for number in range(3)
     }
+
+
+def test_a_runtime_boto3_without_the_service_fails_the_call_clearly(monkeypatch: pytest.MonkeyPatch) -> None:
+    # GIVEN a boto3 that predates S3 Vectors, as an older Lambda runtime's may
+    import boto3
+
+    from lambda_src.providers.aws import AwsClient
+    from lambda_src.providers.retry import FinalProviderError
+
+    monkeypatch.setattr(boto3.session.Session, "get_available_services", lambda self: ["dynamodb"])
+    client = AwsClient("s3vectors", retryable_codes=(), max_connections=1)
+    # WHEN a call is made THEN it fails for good, saying what to do
+    with pytest.raises(
+        FinalProviderError, match=r"has no s3vectors client: add a newer boto3 to the function in a layer"
+    ):
+        client.call(5, lambda s3vectors: s3vectors.put_vectors())

@@ -12,7 +12,7 @@ from collections.abc import Callable, Collection
 from typing import Any, TypeVar
 
 from .http import parse_retry_after
-from .retry import ProviderError, RetryableProviderError, classify_status
+from .retry import FinalProviderError, ProviderError, RetryableProviderError, classify_status
 
 __all__ = ["BEDROCK_RETRYABLE_CODES", "AwsClient"]
 
@@ -74,6 +74,13 @@ class AwsClient:
                 # A boto3 session is not thread-safe: this one is only used under the lock.
                 if self._session is None:
                     self._session = boto3.session.Session()
+                if self.service_name not in self._session.get_available_services():
+                    # A runtime's boto3 predates services launched after it (s3vectors needs boto3 1.39.9 or later).
+                    raise FinalProviderError(
+                        self.service_name,
+                        f"this runtime's boto3 {boto3.__version__} has no {self.service_name} client: add a newer "
+                        "boto3 to the function in a layer",
+                    )
                 connect = min(_MAX_CONNECT_SECONDS, seconds / 2)
                 client = self._clients[seconds] = self._session.client(
                     self.service_name,
