@@ -14,7 +14,7 @@ items (PK, SK, title, createdAt, a number, a body of about 420 characters) to go
 Both sides talk to the same stub servers on 127.0.0.1 (tests/stubs, imported by putting tests/ on ``sys.path``),
 each answering a request after 50 ms; API keys come from Secrets Manager
 served by moto's ThreadedMotoServer; the summaries are written to DynamoDB Local, which the benchmark starts itself
-(as tests/dynamodb_local.py does, whose launcher is a pytest fixture) with one table per side, both of the same
+(constructs_pkg.local's launcher) with one table per side, both of the same
 kind. Two departures from the seed, both because the Voyage stub speaks the current API only: the naive side sends
 ``input`` as a one-text list and names ``voyage-3.5`` (the seed's ``voyage-3`` has the same 1,024 dimensions). Every
 run starts from fresh state (stores emptied, items put back without a summary) and is checked afterwards: 100
@@ -42,12 +42,9 @@ import json
 import logging
 import math
 import os
-import shutil
-import socket
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
 import urllib.request
 from collections.abc import Callable, Iterator, Mapping
@@ -59,9 +56,9 @@ from typing import Any
 import anthropic
 import boto3
 from botocore.config import Config
-from botocore.exceptions import BotoCoreError
 from moto.server import ThreadedMotoServer
 
+from constructs_pkg.local.dynamodb_local import running_dynamodb_local
 from lambda_src.providers.pinecone import PINECONE_API_VERSION, PINECONE_MAX_UPSERT_BYTES, PINECONE_MAX_UPSERT_VECTORS
 from lambda_src.providers.voyage import VOYAGE_MAX_TEXTS_PER_REQUEST, VOYAGE_TOKENS_PER_REQUEST
 from lambda_src.summary_enricher.config import DEFAULT_PROMPT
@@ -92,7 +89,6 @@ NAMESPACE = "content"
 TABLES = {"ours": "bench-ours", "naive": "bench-naive"}
 STREAM_ARN = f"arn:aws:dynamodb:{REGION}:111122223333:table/Content/stream/2026-03-01T00:00:00.000"
 SEQUENCE_BASE = 4_200_000_000_000_000_000_000  # 22 digits, as DynamoDB's
-DYNAMODB_LOCAL_STARTUP_SECONDS = 60
 # The body of every item, about 420 characters: "a few hundred", as an article's opening paragraph.
 _BODY = (
     "Article {n} looks at how the moon and the sun pull on the oceans, why two high tides a day arrive about fifty "
@@ -236,49 +232,12 @@ class NaiveSummary:
 
 @contextlib.contextmanager
 def dynamodb_local() -> Iterator[str]:
-    """DynamoDB Local on a free port, as tests/dynamodb_local.py starts it; yields its endpoint URL."""
-    if shutil.which("java") is None:
-        raise RuntimeError("DynamoDB Local runs on Java (17 or newer): put `java` on the PATH")
+    """DynamoDB Local on a free port (installed if need be); yields its endpoint URL."""
     installed = subprocess.run(
         [str(ROOT / "scripts" / "install-dynamodb-local")], check=True, capture_output=True, text=True
     )
-    home = Path(installed.stdout.strip().splitlines()[-1])
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    with tempfile.TemporaryFile() as log:
-        process = subprocess.Popen(
-            ["java", "-Djava.library.path=DynamoDBLocal_lib", "-jar", "DynamoDBLocal.jar", "-inMemory", "-sharedDb",
-             "-disableTelemetry", "-port", str(port)],
-            cwd=home,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )  # fmt: skip
-        try:
-            endpoint_url = f"http://127.0.0.1:{port}"
-            client = aws_client("dynamodb", endpoint_url)
-            deadline = time.monotonic() + DYNAMODB_LOCAL_STARTUP_SECONDS
-            while True:
-                if process.poll() is not None:
-                    log.seek(0)
-                    raise RuntimeError(f"DynamoDB Local exited with {process.returncode}:\n{log.read().decode()}")
-                try:
-                    client.list_tables()
-                    break
-                except BotoCoreError:
-                    if time.monotonic() > deadline:
-                        raise RuntimeError(
-                            f"DynamoDB Local did not answer in {DYNAMODB_LOCAL_STARTUP_SECONDS} s"
-                        ) from None
-                    time.sleep(0.1)
-            yield endpoint_url
-        finally:
-            process.terminate()
-            try:
-                process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
+    with running_dynamodb_local(Path(installed.stdout.strip().splitlines()[-1])) as database:
+        yield database.endpoint_url
 
 
 @contextlib.contextmanager

@@ -1,0 +1,130 @@
+"""The official DynamoDB Local (with its Streams API) on a free port, for tests, benchmarks and the local runner.
+
+Install it with scripts/install-dynamodb-local (from the npm package amplify-dynamodb-simulator, into
+.tools/dynamodb-local/, or DYNAMODB_LOCAL_DIR); it runs on Java 17 or newer.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import os
+import shutil
+import socket
+import subprocess
+import tempfile
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+__all__ = ["DynamoDBLocal", "dynamodb_local_home", "local_client", "running_dynamodb_local"]
+
+REGION = "us-east-1"
+# DynamoDB Local accepts any credentials; -sharedDb makes every client, whatever its key and region, see one database.
+CREDENTIALS = {"aws_access_key_id": "local", "aws_secret_access_key": "local"}
+STARTUP_TIMEOUT_SECONDS = 60
+_POLL_SECONDS = 0.1
+_DEFAULT_HOME = Path(__file__).resolve().parents[2] / ".tools" / "dynamodb-local"
+
+
+@dataclass(frozen=True)
+class DynamoDBLocal:
+    """A running DynamoDB Local: ``endpoint_url``, clients for it, and how long it took to answer after launch."""
+
+    endpoint_url: str
+    startup_seconds: float
+
+    def client(self, service_name: str = "dynamodb") -> Any:
+        """A boto3 client for ``dynamodb`` or ``dynamodbstreams``, in us-east-1 with dummy credentials."""
+        return local_client(self.endpoint_url, service_name)
+
+    def streams(self) -> Any:
+        return self.client("dynamodbstreams")
+
+
+def dynamodb_local_home() -> Path:
+    """Where DynamoDB Local is installed: DYNAMODB_LOCAL_DIR, else the checkout's .tools/dynamodb-local."""
+    home = Path(os.environ.get("DYNAMODB_LOCAL_DIR") or _DEFAULT_HOME)
+    if not (home / "DynamoDBLocal.jar").is_file():
+        raise RuntimeError(f"DynamoDB Local is not installed in {home}: run scripts/install-dynamodb-local")
+    return home
+
+
+@contextlib.contextmanager
+def running_dynamodb_local(home: Path | None = None) -> Iterator[DynamoDBLocal]:
+    """DynamoDB Local, in memory, on a free port, for the length of the ``with`` block."""
+    if shutil.which("java") is None:
+        raise RuntimeError("DynamoDB Local runs on Java (17 or newer): put `java` on the PATH")
+    home = home or dynamodb_local_home()
+    port = _free_port()
+    started = time.monotonic()
+    with tempfile.TemporaryFile() as log:
+        # The jar has no option to choose the address: it listens on every interface, on a port nobody is told of.
+        # -disableTelemetry: a run sends nothing anywhere.
+        process = subprocess.Popen(
+            ["java", "-Djava.library.path=DynamoDBLocal_lib", "-jar", "DynamoDBLocal.jar", "-inMemory", "-sharedDb",
+             "-disableTelemetry", "-port", str(port)],
+            cwd=home,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )  # fmt: skip
+        try:
+            endpoint_url = f"http://127.0.0.1:{port}"
+            _wait_until_serving(endpoint_url, process, log)
+            yield DynamoDBLocal(endpoint_url, startup_seconds=time.monotonic() - started)
+        finally:
+            process.terminate()
+            try:
+                process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+
+
+def _free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+@functools.cache
+def local_client(endpoint_url: str, service_name: str) -> Any:
+    """A boto3 client for ``service_name`` on DynamoDB Local (or any local endpoint), dummy credentials."""
+    import boto3
+    from botocore.config import Config
+
+    # Cached: a new session loads the service's model again, a fifth of a second each time.
+    return boto3.session.Session().client(
+        service_name,
+        endpoint_url=endpoint_url,
+        region_name=REGION,
+        config=Config(retries={"total_max_attempts": 1}, connect_timeout=2, read_timeout=10),
+        **CREDENTIALS,
+    )
+
+
+def _wait_until_serving(endpoint_url: str, process: subprocess.Popen[bytes], log: Any) -> None:
+    from botocore.exceptions import BotoCoreError
+
+    client = local_client(endpoint_url, "dynamodb")
+    deadline = time.monotonic() + STARTUP_TIMEOUT_SECONDS
+    while True:
+        if process.poll() is not None:
+            raise RuntimeError(f"DynamoDB Local exited with {process.returncode}:\n{_tail(log)}")
+        try:
+            client.list_tables()
+            return
+        except BotoCoreError:
+            if time.monotonic() > deadline:
+                raise RuntimeError(
+                    f"DynamoDB Local did not answer within {STARTUP_TIMEOUT_SECONDS} s:\n{_tail(log)}"
+                ) from None
+            time.sleep(_POLL_SECONDS)
+
+
+def _tail(log: Any) -> str:
+    log.seek(0)
+    return str(log.read()[-4000:].decode(errors="replace"))
