@@ -1,0 +1,326 @@
+"""What the local runner needs from a synthesized CDK app (a cloud assembly, ``cdk.out``).
+
+Reads ``manifest.json``, each stack's template and its asset manifest, and extracts the DynamoDB tables, the
+functions (handler, environment, code and layer directories) and the DynamoDB event source mappings between them.
+Only what a template states is used: nothing here imports aws_cdk, so any CDK app's output works.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+__all__ = ["FunctionSpec", "LocalApp", "MappingSpec", "OnFailureSpec", "TableRef", "TableSpec"]
+
+_TABLE_TYPES = ("AWS::DynamoDB::Table", "AWS::DynamoDB::GlobalTable")
+_DESTINATION_KINDS = {"AWS::SQS::Queue": "sqs", "AWS::SNS::Topic": "sns", "AWS::S3::Bucket": "s3"}
+# Lambda's own defaults when the template leaves a property out:
+# https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-resource-lambda-eventsourcemapping.html
+DEFAULT_BATCH_SIZE = 100
+DEFAULT_TIMEOUT_SECONDS = 3
+DEFAULT_MEMORY_MB = 128
+
+
+@dataclass(frozen=True)
+class TableRef:
+    """An environment value that is the name of a table of the app (``{"Ref": <table>}`` in the template)."""
+
+    logical_id: str
+
+
+@dataclass(frozen=True)
+class TableSpec:
+    """A table as the template declares it; ``name`` is its TableName, else its logical id."""
+
+    logical_id: str
+    name: str
+    key_schema: tuple[Mapping[str, str], ...]
+    attribute_definitions: tuple[Mapping[str, str], ...]
+    global_secondary_indexes: tuple[Mapping[str, Any], ...] = ()
+    local_secondary_indexes: tuple[Mapping[str, Any], ...] = ()
+    stream_view_type: str | None = None
+    ttl_attribute: str | None = None
+
+
+@dataclass(frozen=True)
+class FunctionSpec:
+    """A Lambda function: ``handler`` (``module.attribute``), its environment, code directory (None for inline code,
+    which ``inline_code`` holds) and the ``python/`` directories of its layers (a layer whose asset has no
+    ``python/`` folder is used as it is)."""
+
+    logical_id: str
+    name: str
+    handler: str
+    code_dir: Path | None
+    layer_dirs: tuple[Path, ...] = ()
+    environment: Mapping[str, str | TableRef] = field(default_factory=dict)
+    timeout_seconds: int = DEFAULT_TIMEOUT_SECONDS
+    memory_mb: int = DEFAULT_MEMORY_MB
+    inline_code: str | None = None
+
+
+@dataclass(frozen=True)
+class OnFailureSpec:
+    """An on-failure destination: ``kind`` is ``sqs``, ``sns`` or ``s3``; ``logical_id`` the resource's."""
+
+    kind: str
+    logical_id: str
+
+
+@dataclass(frozen=True)
+class MappingSpec:
+    """A DynamoDB event source mapping with Lambda's defaults for what the template leaves out.
+
+    Defaults: batch size 100, no batching window, StartingPosition TRIM_HORIZON (the template always states it), no
+    filters, no partial batch response, no bisect, retries -1 and record age -1 (both infinite), no
+    tumbling window, no on-failure destination.
+    """
+
+    logical_id: str
+    table_logical_id: str
+    function_logical_id: str
+    starting_position: str
+    batch_size: int = DEFAULT_BATCH_SIZE
+    maximum_batching_window_seconds: float = 0
+    filter_patterns: tuple[Mapping[str, Any], ...] = ()
+    report_batch_item_failures: bool = False
+    bisect_batch_on_function_error: bool = False
+    maximum_retry_attempts: int = -1
+    maximum_record_age_seconds: int = -1
+    tumbling_window_seconds: int = 0
+    on_failure: OnFailureSpec | None = None
+    enabled: bool = True
+
+
+@dataclass(frozen=True)
+class LocalApp:
+    """The tables, functions and DynamoDB event source mappings of one or more stacks of a cloud assembly.
+
+    Logical ids are assumed unique across the stacks read; ``warnings`` lists what could not be carried over.
+    """
+
+    tables: Mapping[str, TableSpec]
+    functions: Mapping[str, FunctionSpec]
+    mappings: tuple[MappingSpec, ...]
+    warnings: tuple[str, ...] = ()
+
+    @classmethod
+    def from_assembly(cls, path: str | Path, stack_names: Sequence[str] | None = None) -> LocalApp:
+        """Read the cloud assembly in ``path``: every stack, or only ``stack_names`` (Default: - every stack).
+
+        Raises ValueError naming the stacks asked for that the assembly does not hold.
+        """
+        root = Path(path)
+        manifest = json.loads((root / "manifest.json").read_text())
+        stacks = {
+            name: artifact
+            for name, artifact in manifest.get("artifacts", {}).items()
+            if artifact.get("type") == "aws:cloudformation:stack"
+        }
+        if stack_names:
+            missing = sorted(set(stack_names) - set(stacks))
+            if missing:
+                raise ValueError(f"stack_names: {missing} not in the assembly at {root} (it holds {sorted(stacks)})")
+            stacks = {name: stacks[name] for name in stack_names}
+        reader = _TemplateReader()
+        for name, artifact in stacks.items():
+            reader.read_stack(root, name, artifact, manifest["artifacts"])
+        return cls(reader.tables, reader.functions, tuple(reader.mappings), tuple(reader.warnings))
+
+
+class _TemplateReader:
+    def __init__(self) -> None:
+        self.tables: dict[str, TableSpec] = {}
+        self.functions: dict[str, FunctionSpec] = {}
+        self.mappings: list[MappingSpec] = []
+        self.warnings: list[str] = []
+
+    def read_stack(self, root: Path, name: str, artifact: Mapping[str, Any], artifacts: Mapping[str, Any]) -> None:
+        template = json.loads((root / artifact["properties"]["templateFile"]).read_text())
+        resources: dict[str, Any] = template.get("Resources", {})
+        assets = _asset_dirs(root, artifact, artifacts)
+        for logical_id, resource in resources.items():
+            if resource.get("Type") in _TABLE_TYPES:
+                self.tables[logical_id] = _table(logical_id, resource.get("Properties", {}))
+        for logical_id, resource in resources.items():
+            if resource.get("Type") == "AWS::Lambda::Function":
+                function = self._function(name, logical_id, resource, resources, root, assets)
+                if function is not None:
+                    self.functions[logical_id] = function
+        for logical_id, resource in resources.items():
+            if resource.get("Type") == "AWS::Lambda::EventSourceMapping":
+                mapping = self._mapping(name, logical_id, resource.get("Properties", {}), resources)
+                if mapping is not None:
+                    self.mappings.append(mapping)
+
+    def _function(
+        self,
+        stack: str,
+        logical_id: str,
+        resource: Mapping[str, Any],
+        resources: Mapping[str, Any],
+        root: Path,
+        assets: Mapping[str, Path],
+    ) -> FunctionSpec | None:
+        properties = resource.get("Properties", {})
+        handler = properties.get("Handler")
+        code = properties.get("Code", {})
+        inline_code = code.get("ZipFile") if isinstance(code.get("ZipFile"), str) else None
+        code_dir = _asset_dir(resource, code, root, assets)
+        if not isinstance(handler, str) or (code_dir is None and inline_code is None):
+            self.warnings.append(f"{stack}/{logical_id}: no Handler or no code asset directory; it cannot run locally")
+            return None
+        layer_dirs: list[Path] = []
+        for layer in properties.get("Layers", []):
+            layer_id = layer.get("Ref") if isinstance(layer, Mapping) else None
+            layer_resource = resources.get(layer_id or "", {})
+            content = layer_resource.get("Properties", {}).get("Content", {})
+            layer_dir = _asset_dir(layer_resource, content, root, assets)
+            if layer_dir is None:
+                self.warnings.append(f"{stack}/{logical_id}: layer {layer} has no local asset; left out")
+                continue
+            # Lambda's Python runtimes put a layer's python/ folder on sys.path:
+            # https://docs.aws.amazon.com/lambda/latest/dg/packaging-layers.html#packaging-layers-paths
+            layer_dirs.append(layer_dir / "python" if (layer_dir / "python").is_dir() else layer_dir)
+        environment: dict[str, str | TableRef] = {}
+        for key, value in properties.get("Environment", {}).get("Variables", {}).items():
+            resolved = self._environment_value(value, resources)
+            if resolved is None:
+                self.warnings.append(f"{stack}/{logical_id}: environment {key}={json.dumps(value)} is left out")
+            else:
+                environment[key] = resolved
+        name = properties.get("FunctionName")
+        return FunctionSpec(
+            logical_id=logical_id,
+            name=name if isinstance(name, str) else logical_id,
+            handler=handler,
+            code_dir=code_dir,
+            layer_dirs=tuple(layer_dirs),
+            environment=environment,
+            timeout_seconds=int(properties.get("Timeout", DEFAULT_TIMEOUT_SECONDS)),
+            memory_mb=int(properties.get("MemorySize", DEFAULT_MEMORY_MB)),
+            inline_code=inline_code,
+        )
+
+    @staticmethod
+    def _environment_value(value: Any, resources: Mapping[str, Any]) -> str | TableRef | None:
+        if isinstance(value, str):
+            return value
+        if isinstance(value, bool):
+            return str(value).lower()
+        if isinstance(value, int | float):
+            return str(value)
+        if (
+            isinstance(value, Mapping)
+            and set(value) == {"Ref"}
+            and resources.get(value["Ref"], {}).get("Type") in _TABLE_TYPES
+        ):
+            return TableRef(value["Ref"])
+        return None
+
+    def _mapping(
+        self, stack: str, logical_id: str, properties: Mapping[str, Any], resources: Mapping[str, Any]
+    ) -> MappingSpec | None:
+        table_id = _referenced_id(properties.get("EventSourceArn"))
+        if table_id not in self.tables:
+            # Kinesis, SQS, Kafka and tables outside the stacks read are not this runner's to emulate.
+            self.warnings.append(f"{stack}/{logical_id}: its event source is not a DynamoDB table of the app; skipped")
+            return None
+        function_id = _referenced_id(properties.get("FunctionName"))
+        if function_id not in self.functions:
+            self.warnings.append(f"{stack}/{logical_id}: its function cannot run locally; skipped")
+            return None
+        on_failure = None
+        destination = properties.get("DestinationConfig", {}).get("OnFailure", {}).get("Destination")
+        if destination is not None:
+            destination_id = _referenced_id(destination)
+            kind = _DESTINATION_KINDS.get(resources.get(destination_id or "", {}).get("Type", ""))
+            if destination_id is None or kind is None:
+                self.warnings.append(f"{stack}/{logical_id}: on-failure destination {destination} is not emulated")
+            else:
+                on_failure = OnFailureSpec(kind, destination_id)
+        filters = properties.get("FilterCriteria", {}).get("Filters", [])
+        if properties.get("TumblingWindowInSeconds"):
+            self.warnings.append(f"{stack}/{logical_id}: TumblingWindowInSeconds is not emulated yet; batches as usual")
+        return MappingSpec(
+            logical_id=logical_id,
+            table_logical_id=table_id,
+            function_logical_id=function_id,
+            starting_position=properties.get("StartingPosition", "TRIM_HORIZON"),
+            batch_size=int(properties.get("BatchSize", DEFAULT_BATCH_SIZE)),
+            maximum_batching_window_seconds=float(properties.get("MaximumBatchingWindowInSeconds", 0)),
+            filter_patterns=tuple(json.loads(entry["Pattern"]) for entry in filters),
+            report_batch_item_failures="ReportBatchItemFailures" in properties.get("FunctionResponseTypes", []),
+            bisect_batch_on_function_error=bool(properties.get("BisectBatchOnFunctionError", False)),
+            maximum_retry_attempts=int(properties.get("MaximumRetryAttempts", -1)),
+            maximum_record_age_seconds=int(properties.get("MaximumRecordAgeInSeconds", -1)),
+            tumbling_window_seconds=int(properties.get("TumblingWindowInSeconds", 0)),
+            on_failure=on_failure,
+            enabled=bool(properties.get("Enabled", True)),
+        )
+
+
+def _table(logical_id: str, properties: Mapping[str, Any]) -> TableSpec:
+    name = properties.get("TableName")
+    stream = properties.get("StreamSpecification") or {}
+    ttl = properties.get("TimeToLiveSpecification") or {}
+    return TableSpec(
+        logical_id=logical_id,
+        name=name if isinstance(name, str) else logical_id,
+        key_schema=tuple(properties.get("KeySchema", [])),
+        attribute_definitions=tuple(properties.get("AttributeDefinitions", [])),
+        global_secondary_indexes=tuple(properties.get("GlobalSecondaryIndexes", [])),
+        local_secondary_indexes=tuple(properties.get("LocalSecondaryIndexes", [])),
+        stream_view_type=stream.get("StreamViewType"),
+        ttl_attribute=ttl.get("AttributeName") if ttl.get("Enabled") else None,
+    )
+
+
+def _referenced_id(value: Any) -> str | None:
+    """The logical id in ``{"Ref": id}`` or ``{"Fn::GetAtt": [id, attribute]}``."""
+    if isinstance(value, Mapping):
+        if "Ref" in value:
+            return str(value["Ref"])
+        attribute = value.get("Fn::GetAtt")
+        if isinstance(attribute, list) and attribute:
+            return str(attribute[0])
+        if isinstance(attribute, str):
+            return attribute.split(".", 1)[0]
+    return None
+
+
+def _asset_dirs(root: Path, artifact: Mapping[str, Any], artifacts: Mapping[str, Any]) -> dict[str, Path]:
+    """Object key -> directory, from the stack's asset manifests (the ``cdk:asset-manifest`` artifacts it needs)."""
+    dirs: dict[str, Path] = {}
+    for dependency in _asset_manifests(artifact, artifacts):
+        manifest = json.loads((root / dependency).read_text())
+        for asset in manifest.get("files", {}).values():
+            source = asset.get("source", {}).get("path")
+            if source is None:
+                continue
+            for destination in asset.get("destinations", {}).values():
+                dirs[destination.get("objectKey", "")] = root / source
+    return dirs
+
+
+def _asset_manifests(artifact: Mapping[str, Any], artifacts: Mapping[str, Any]) -> Iterable[str]:
+    for dependency in artifact.get("dependencies", []):
+        other = artifacts.get(dependency, {})
+        if other.get("type") == "cdk:asset-manifest":
+            yield other["properties"]["file"]
+
+
+def _asset_dir(
+    resource: Mapping[str, Any], code: Mapping[str, Any], root: Path, assets: Mapping[str, Path]
+) -> Path | None:
+    """A function's code or a layer's content on disk: the asset metadata's path, else the asset manifest's."""
+    metadata_path = resource.get("Metadata", {}).get("aws:asset:path")
+    if isinstance(metadata_path, str) and (root / metadata_path).is_dir():
+        return root / metadata_path
+    key = code.get("S3Key")
+    if isinstance(key, str) and key in assets and assets[key].is_dir():
+        return assets[key]
+    return None
