@@ -13,7 +13,7 @@ items (PK, SK, title, createdAt, a number, a body of about 420 characters) to go
 
 Both sides talk to the same stub servers on 127.0.0.1 (tests/stubs, imported by putting tests/ on ``sys.path``),
 each answering a request after 50 ms; API keys come from Secrets Manager
-served by moto's ThreadedMotoServer; the summaries are written to DynamoDB Local, which the benchmark starts itself
+served by moto in server mode; the summaries are written to DynamoDB Local, which the benchmark starts itself
 (constructs_pkg.local's launcher) with one table per side, both of the same
 kind. Two departures from the seed, both because the Voyage stub speaks the current API only: the naive side sends
 ``input`` as a one-text list and names ``voyage-3.5`` (the seed's ``voyage-3`` has the same 1,024 dimensions). Every
@@ -56,9 +56,9 @@ from typing import Any
 import anthropic
 import boto3
 from botocore.config import Config
-from moto.server import ThreadedMotoServer
 
 from constructs_pkg.local.dynamodb_local import running_dynamodb_local
+from constructs_pkg.local.runner import running_moto_server
 from lambda_src.providers.pinecone import PINECONE_API_VERSION, PINECONE_MAX_UPSERT_BYTES, PINECONE_MAX_UPSERT_VECTORS
 from lambda_src.providers.voyage import VOYAGE_MAX_TEXTS_PER_REQUEST, VOYAGE_TOKENS_PER_REQUEST
 from lambda_src.summary_enricher.config import DEFAULT_PROMPT
@@ -238,17 +238,6 @@ def dynamodb_local() -> Iterator[str]:
     )
     with running_dynamodb_local(Path(installed.stdout.strip().splitlines()[-1])) as database:
         yield database.endpoint_url
-
-
-@contextlib.contextmanager
-def secrets_manager() -> Iterator[str]:
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    try:
-        host, port = server.get_host_and_port()
-        yield f"http://{host}:{port}"
-    finally:
-        server.stop()
 
 
 def aws_client(service_name: str, endpoint_url: str) -> Any:
@@ -437,7 +426,7 @@ def main() -> None:
         anthropic_stub = AnthropicStub(latency=LATENCY_SECONDS)
         for stub in (voyage, pinecone, anthropic_stub):
             stack.enter_context(stub)
-        secrets_url = stack.enter_context(secrets_manager())
+        secrets_url = stack.enter_context(running_moto_server())
         dynamodb_url = stack.enter_context(dynamodb_local())
 
         secrets = aws_client("secretsmanager", secrets_url)

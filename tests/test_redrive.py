@@ -13,7 +13,6 @@ from typing import Any
 import boto3
 import pytest
 from dynamodb_local import DynamoDBLocal, StreamReader
-from moto.server import ThreadedMotoServer
 
 from constructs_pkg.local.redrive import (
     FailedBatch,
@@ -27,6 +26,7 @@ from constructs_pkg.local.redrive import (
     redrive,
     run_redrive,
 )
+from constructs_pkg.local.runner import running_moto_server
 from constructs_pkg.local.wire import lambda_event
 
 REGION = "us-east-1"
@@ -38,11 +38,8 @@ FUNCTION_ARN = "arn:aws:lambda:us-east-1:123456789012:function:orders-handler"
 
 @pytest.fixture(scope="module")
 def moto_endpoint() -> Iterator[str]:
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    yield f"http://{host}:{port}"
-    server.stop()
+    with running_moto_server() as endpoint:
+        yield endpoint
 
 
 @pytest.fixture

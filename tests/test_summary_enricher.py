@@ -19,11 +19,11 @@ from typing import Any
 import boto3
 import pytest
 from dynamodb_local import DynamoDBLocal, StreamReader, lambda_event
-from moto.server import ThreadedMotoServer
 from stubs.anthropic import API_KEY, AnthropicStub, summary_of
 from stubs.bedrock_claude import BedrockClaudeStub
 from stubs.server import Reply
 
+from constructs_pkg.local.runner import running_moto_server
 from lambda_src.providers import FinalProviderError, ProviderError, RetryableProviderError, secrets
 from lambda_src.providers.anthropic_messages import AnthropicMessages
 from lambda_src.providers.bedrock_claude import BedrockClaude
@@ -73,11 +73,8 @@ def failed_sequence_numbers(output: str) -> set[int]:
 
 @pytest.fixture(scope="module")
 def secrets_endpoint() -> Iterator[str]:
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    yield f"http://{host}:{port}"
-    server.stop()
+    with running_moto_server() as endpoint:
+        yield endpoint
 
 
 @pytest.fixture
