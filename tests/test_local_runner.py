@@ -1,10 +1,13 @@
-"""End to end: the BasicFlow example synthesized with bundling, its tables in DynamoDB Local, the local stream runner
-carrying the Orders stream to the bundled handler in-process, and on-failure messages in moto's SQS on loopback."""
+"""End to end: the BasicFlow and Notifications examples synthesized with bundling, their tables in DynamoDB Local, the
+local stream runner carrying the streams to the bundled handlers in-process, on-failure messages in moto's SQS and
+notices in moto's SNS on loopback."""
 
 from __future__ import annotations
 
 import json
+import shutil
 from collections.abc import Iterator
+from dataclasses import replace
 from datetime import UTC
 from pathlib import Path
 from typing import Any
@@ -14,8 +17,10 @@ from aws_cdk import App
 
 from constructs_pkg.local.__main__ import main
 from constructs_pkg.local.assembly import LocalApp
+from constructs_pkg.local.redrive import RedriveResult, messages_from_sqs, redrive_messages
 from constructs_pkg.local.runner import LocalRunner, RunStats, running_moto_server
 from examples.basic_flow.stack import BasicFlowStack
+from examples.notifications.stack import NotificationsStack
 from tests.dynamodb_local import DynamoDBLocal, StreamReader
 
 ORDERS = "OrdersTable1F8332C7"
@@ -117,8 +122,8 @@ def test_basic_flow_inserts_modifies_and_removes_summaries(
     assert stats.on_failure_messages == [] and stats.failed_invocations == 0
 
 
-def test_a_poison_record_goes_to_the_on_failure_queue_and_nothing_else_is_lost(
-    basic_flow: LocalApp, dynamodb_local: DynamoDBLocal, sqs_endpoint: str
+def test_a_poison_record_goes_to_the_on_failure_queue_and_is_redriven_once_the_handler_is_fixed(
+    basic_flow: LocalApp, dynamodb_local: DynamoDBLocal, sqs_endpoint: str, tmp_path: Path
 ) -> None:
     # GIVEN 99 writes (33 orders, three versions each, interleaved) and, in the middle, one order whose price the
     # example handler cannot read as a number
@@ -178,13 +183,58 @@ def test_a_poison_record_goes_to_the_on_failure_queue_and_nothing_else_is_lost(
     # AND no item's changes were first delivered out of order
     _assert_in_order_per_item(stats)
 
+    # WHEN the handler is fixed (lines whose price is not a number are left out) and the queue redriven through it
+    fixed = _fixed_handler_app(basic_flow, tmp_path)
+    invoke = _runner(fixed, dynamodb_local, sqs_endpoint, "poison-").invoker(basic_flow.mappings[0].function_logical_id)
+    runner.sqs_client.change_message_visibility(
+        QueueUrl=queue_url, ReceiptHandle=received["Messages"][0]["ReceiptHandle"], VisibilityTimeout=0
+    )
+    results = list(
+        redrive_messages(
+            messages_from_sqs(runner.sqs_client, queue_url, delete_after=True),
+            invoke,
+            streams_client_for=lambda _arn: runner.streams_client,
+        )
+    )
+
+    # THEN the poison record, re-read from the stream, gets its summary, and its message is deleted
+    (result,) = [result for _message, result in results]
+    assert isinstance(result, RedriveResult) and result.succeeded and result.reread == 1
+    poison_summary = _summaries(runner)["POISON"]
+    assert poison_summary["lineCount"] == {"N": "0"} and int(poison_summary["sourceSequence"]["N"]) == int(sequence)
+    assert runner.sqs_client.receive_message(QueueUrl=queue_url, WaitTimeSeconds=1).get("Messages", []) == []
+
     # WHEN the whole stream is delivered again (at least once delivery), by a second runner from TRIM_HORIZON
     before = _summaries(runner)
     again = _runner(basic_flow, dynamodb_local, sqs_endpoint, "poison-").run_until_idle(timeout=60)
 
-    # THEN the handler's conditional writes leave every summary as it was
+    # THEN the handler's conditional writes leave every summary as it was (the unfixed handler fails the poison again)
     assert again.records_succeeded == 99
     assert _summaries(runner) == before
+
+
+def _fixed_handler_app(app: LocalApp, workdir: Path) -> LocalApp:
+    """``app`` with the BasicFlow handler fixed: a copy of its code whose summaries leave out unreadable prices."""
+    (mapping,) = app.mappings
+    spec = app.functions[mapping.function_logical_id]
+    assert spec.code_dir is not None
+    fixed_dir = workdir / "fixed-handler"
+    shutil.copytree(spec.code_dir, fixed_dir)
+    with (fixed_dir / "app.py").open("a") as code:
+        code.write(_PRICE_FIX)
+    return replace(app, functions={**app.functions, spec.logical_id: replace(spec, code_dir=fixed_dir)})
+
+
+# Appended to the handler module: handle() looks summarize up at call time, so this definition replaces the original.
+_PRICE_FIX = """
+
+_unfixed_summarize = summarize
+
+
+def summarize(order, sequence_number):
+    lines = [line for line in order.get("lines") or [] if str(line.get("price", 0)).replace(".", "", 1).isdigit()]
+    return _unfixed_summarize({**order, "lines": lines}, sequence_number)
+"""
 
 
 def _stream_arn(runner: LocalRunner) -> str:
@@ -218,3 +268,55 @@ def test_the_cli_runs_a_synthesized_assembly_until_idle(
     assert "created tables: cli-OrderSummaries85FA0D07, cli-OrdersTable1F8332C7" in out
     assert "mapping OrdersTriggerEventSourceMapping11A898CB: cli-OrdersTable1F8332C7 stream -> app.handler" in out
     assert out.rstrip().endswith("0 sent to on-failure destinations")
+
+
+@pytest.fixture(scope="module")
+def notifications(tmp_path_factory: pytest.TempPathFactory) -> LocalApp:
+    outdir = tmp_path_factory.mktemp("cdk.out")
+    app = App(outdir=str(outdir), analytics_reporting=False, context={"aws:cdk:enable-asset-metadata": True})
+    NotificationsStack(app, "Notifications")
+    app.synth()
+    return LocalApp.from_assembly(outdir, ["Notifications"])
+
+
+def test_notifications_publish_one_welcome_per_new_user_and_one_notice_per_shipped_order(
+    notifications: LocalApp, dynamodb_local: DynamoDBLocal, sqs_endpoint: str
+) -> None:
+    # GIVEN the Notifications stack running on moto (its topic created from the template), a queue subscribed to the
+    # topic to see what the handlers publish
+    runner = LocalRunner(
+        notifications, dynamodb_local.endpoint_url, sqs_endpoint, sns_endpoint=sqs_endpoint, table_prefix="notify-"
+    )
+    runner.create_tables()
+    runner.start()
+    assert runner.sqs_client is not None and runner.sns_client is not None
+    (topic_arn,) = [address for name, address in runner.resources.values() if address.startswith("arn:aws:sns:")]
+    queue_url = runner.sqs_client.create_queue(QueueName="notify-reader")["QueueUrl"]
+    queue_arn = runner.sqs_client.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])
+    runner.sns_client.subscribe(TopicArn=topic_arn, Protocol="sqs", Endpoint=queue_arn["Attributes"]["QueueArn"])
+
+    # WHEN a user signs up and changes their name, and an order is created, shipped, then changed again
+    (table,) = runner.table_names.values()
+    client = runner.dynamodb_client
+    user = {"PK": {"S": "USER#1"}, "SK": {"S": "PROFILE"}}
+    client.put_item(TableName=table, Item={**user, "email": {"S": "ada@example.com"}, "name": {"S": "Ada"}})
+    client.put_item(TableName=table, Item={**user, "email": {"S": "ada@example.com"}, "name": {"S": "Ada L."}})
+    order = {"PK": {"S": "CUSTOMER#1"}, "SK": {"S": "ORDER#A"}}
+    for status, note in (("NEW", ""), ("SHIPPED", ""), ("SHIPPED", "left at the door")):
+        client.put_item(TableName=table, Item={**order, "status": {"S": status}, "note": {"S": note}})
+    stats = runner.run_until_idle(timeout=30)
+
+    # THEN exactly one welcome and one shipping notice were published, and nothing failed
+    received = runner.sqs_client.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10, WaitTimeSeconds=1)
+    notices = sorted(
+        (
+            json.loads(entry["Body"])["MessageAttributes"]["kind"]["Value"],
+            json.loads(json.loads(entry["Body"])["Message"]),
+        )
+        for entry in received.get("Messages", [])
+    )
+    assert notices == [
+        ("shipping", {"orderId": "A", "customer": "CUSTOMER#1", "status": "SHIPPED"}),
+        ("welcome", {"userId": "1", "email": "ada@example.com", "name": "Ada"}),
+    ]
+    assert stats.failed_invocations == 0 and stats.on_failure_messages == []

@@ -2,7 +2,8 @@
 
 ``run`` synthesizes the app (or reads a cdk.out), creates its tables in DynamoDB Local, starts moto for SQS and SNS,
 and carries every DynamoDB event source mapping's stream to its handler in this process until interrupted, or until
-the streams have been quiet for ``--until-idle`` seconds.
+the streams have been quiet for ``--until-idle`` seconds. ``demo`` does the same for the BasicFlow example, writes a
+few orders itself, and prints each step and what reached the summaries table.
 """
 
 from __future__ import annotations
@@ -15,12 +16,20 @@ import shlex
 import subprocess
 import sys
 import tempfile
+import time
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 __all__ = ["main"]
 
 _CDK_JSON = Path("cdk.json")
+_DEMO_STACK = "BasicFlow"
+_DEMO_ORDERS = "OrdersTable1F8332C7"
+_DEMO_SUMMARIES = "OrderSummaries85FA0D07"
+# Long enough for a batch written just before to be read on the next poll, short enough to keep the demo quick.
+_DEMO_QUIET_SECONDS = 0.5
+_DEMO_TIMEOUT_SECONDS = 60.0
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -61,6 +70,21 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     run.add_argument("--table-prefix", default="", help="put before every table and queue name (Default: none)")
     run.set_defaults(handler=_run)
+    demo = commands.add_parser(
+        "demo",
+        help="run the BasicFlow example end to end on this machine and print each step",
+        description="Synthesize the example app, start DynamoDB Local and moto, create BasicFlow's tables, write "
+        "a few Orders items (an order inserted, one shipped, one deleted, and a customer profile the mapping's "
+        "filter drops), carry the stream to the bundled handler in-process, then print the OrderSummaries rows and "
+        "the runner's stats. Needs Java 17 (scripts/install-dynamodb-local) and Node.js for the synth.",
+    )
+    demo.add_argument(
+        "--app-command",
+        metavar="COMMAND",
+        help='the command that synthesizes the example app, e.g. "python3 -m examples.app" '
+        "(Default: - cdk.json's app in the current directory)",
+    )
+    demo.set_defaults(handler=_demo)
     from constructs_pkg.local import redrive
 
     redrive_parser = commands.add_parser(
@@ -95,9 +119,18 @@ def _run(args: argparse.Namespace) -> int:
         sqs_endpoint = args.sqs_endpoint
         if sqs_endpoint is None:
             sqs_endpoint = resources.enter_context(running_moto_server())
-        _say(f"SQS and SNS (on-failure destinations) at {sqs_endpoint}")
+        _say(
+            f"SQS, SNS, S3 and Secrets Manager (on-failure destinations, the handlers' queues and secrets) "
+            f"at {sqs_endpoint}"
+        )
         runner = LocalRunner(
-            app, dynamodb_endpoint, sqs_endpoint, sns_endpoint=sqs_endpoint, table_prefix=args.table_prefix
+            app,
+            dynamodb_endpoint,
+            sqs_endpoint,
+            sns_endpoint=sqs_endpoint,
+            s3_endpoint=sqs_endpoint,
+            secretsmanager_endpoint=sqs_endpoint,
+            table_prefix=args.table_prefix,
         )
         if args.create_tables:
             runner.create_tables()
@@ -110,8 +143,8 @@ def _run(args: argparse.Namespace) -> int:
                 f"{function.handler} (batch {mapping.batch_size}, {mapping.starting_position}, "
                 f"{len(mapping.filter_patterns)} filters, retries {mapping.maximum_retry_attempts})"
                 + (
-                    f", on failure -> {runner.queue_urls[mapping.logical_id]}"
-                    if mapping.logical_id in runner.queue_urls
+                    f", on failure -> {runner.on_failure_destinations[mapping.logical_id]}"
+                    if mapping.logical_id in runner.on_failure_destinations
                     else ""
                 )
             )
@@ -135,12 +168,148 @@ def _run(args: argparse.Namespace) -> int:
     return 0
 
 
+def _demo(args: argparse.Namespace) -> int:
+    try:
+        return _run_demo(args)
+    except KeyboardInterrupt:
+        # Everything the demo started (the synth, DynamoDB Local, moto, temporary directories) is stopped by now.
+        print(file=sys.stderr)
+        _say("interrupted; DynamoDB Local and moto stopped")
+        return 130
+
+
+def _run_demo(args: argparse.Namespace) -> int:
+    from constructs_pkg.local.assembly import LocalApp
+    from constructs_pkg.local.dynamodb_local import running_dynamodb_local
+    from constructs_pkg.local.runner import LocalRunner, RunStats, running_moto_server
+
+    started = time.monotonic()
+
+    def step(line: str) -> None:
+        _say(f"[{time.monotonic() - started:5.1f}s] {line}")
+
+    with contextlib.ExitStack() as resources:
+        # The synth (jsii's Node start-up) and DynamoDB Local's JVM start-up each take seconds: overlap them.
+        command = args.app_command or _cdk_json_app()
+        outdir = resources.enter_context(tempfile.TemporaryDirectory(prefix="cdk.out."))
+        step(f"1. synthesizing the example app: {command}")
+        synth = resources.enter_context(
+            subprocess.Popen(shlex.split(command), env={**os.environ, "CDK_OUTDIR": outdir}, stdout=subprocess.DEVNULL)
+        )
+        resources.callback(_stop, synth)
+        step("2. starting DynamoDB Local (DynamoDB and its Streams API) and moto (SQS, SNS, S3, Secrets Manager)")
+        database = resources.enter_context(running_dynamodb_local())
+        sqs_endpoint = resources.enter_context(running_moto_server())
+        step(f"   DynamoDB Local at {database.endpoint_url} (up in {database.startup_seconds:.1f} s)")
+        step(f"   moto at {sqs_endpoint}")
+        if synth.wait() != 0:
+            raise SystemExit(
+                f"{command} exited with {synth.returncode}: is it run in the environment that has aws_cdk?"
+            )
+        app = LocalApp.from_assembly(outdir, [_DEMO_STACK])
+        (mapping,) = app.mappings
+        step(
+            f"   synthesized {_DEMO_STACK}: {len(app.tables)} tables, {len(app.functions)} function, a stream mapping "
+            f"(batch {mapping.batch_size}, {mapping.starting_position}, filters {json.dumps(mapping.filter_patterns)})"
+        )
+        runner = LocalRunner(
+            app,
+            database.endpoint_url,
+            sqs_endpoint,
+            sns_endpoint=sqs_endpoint,
+            s3_endpoint=sqs_endpoint,
+            secretsmanager_endpoint=sqs_endpoint,
+        )
+        runner.create_tables()
+        step(f"3. created the tables from the template: {', '.join(runner.table_names.values())}")
+        runner.start()
+        orders, client = runner.table_names[_DEMO_ORDERS], runner.dynamodb_client
+
+        def progress(stats: RunStats) -> None:
+            print(f"\r   waiting on the Orders stream: {stats.summary()}", end="", file=sys.stderr, flush=True)
+
+        def carry() -> None:
+            try:
+                runner.run_until_idle(_DEMO_TIMEOUT_SECONDS, quiet_seconds=_DEMO_QUIET_SECONDS, progress=progress)
+            finally:
+                print(file=sys.stderr, flush=True)
+            for row in _demo_summaries(runner):
+                _say(f"   OrderSummaries: {json.dumps(row)}")
+
+        step("4. writing two orders (two INSERTs)")
+        client.put_item(TableName=orders, Item=_demo_order("1001", "NEW", [("10.50", "2"), ("4.00", "1")]))
+        client.put_item(TableName=orders, Item=_demo_order("1002", "NEW", [("99.99", "1")]))
+        step("5. running the stream mapping: the handler writes one summary per order")
+        carry()
+        step("6. shipping order 1001 (a MODIFY), deleting order 1002 (a REMOVE), writing a profile (not an order)")
+        client.update_item(
+            TableName=orders,
+            Key=_demo_key("ORDER#1001"),
+            UpdateExpression="SET #status = :shipped",
+            ExpressionAttributeNames={"#status": "status"},
+            ExpressionAttributeValues={":shipped": {"S": "SHIPPED"}},
+        )
+        client.delete_item(TableName=orders, Key=_demo_key("ORDER#1002"))
+        client.put_item(TableName=orders, Item={**_demo_key("PROFILE"), "name": {"S": "Ada"}})
+        step("7. running the stream mapping again: the filter drops the profile before any invocation")
+        carry()
+        stats = runner.stats
+        step(f"8. done: {stats.summary()}")
+        for invocation in stats.invocations:
+            outcome = "ok" if invocation.failed_from is None else f"failed from record {invocation.failed_from}"
+            keys = ", ".join(json.loads(key)["SK"]["S"] for key in invocation.keys)
+            _say(f"   invocation of {mapping.logical_id}: {len(invocation.keys)} records ({keys}): {outcome}")
+        for message in stats.on_failure_messages:
+            _say(f"   on-failure message: {json.dumps(message)}")
+        step("shutting down DynamoDB Local and moto")
+    return 0
+
+
+def _demo_key(sort_key: str) -> dict[str, Any]:
+    return {"PK": {"S": "CUSTOMER#42"}, "SK": {"S": sort_key}}
+
+
+def _demo_order(order_id: str, status: str, lines: list[tuple[str, str]]) -> dict[str, Any]:
+    return {
+        **_demo_key(f"ORDER#{order_id}"),
+        "status": {"S": status},
+        "lines": {"L": [{"M": {"price": {"N": price}, "quantity": {"N": quantity}}} for price, quantity in lines]},
+    }
+
+
+def _demo_summaries(runner: Any) -> list[dict[str, str]]:
+    """OrderSummaries' rows, each attribute's value as DynamoDB's JSON carries it (numbers as strings)."""
+    table = runner.table_names[_DEMO_SUMMARIES]
+    items = runner.dynamodb_client.scan(TableName=table, ConsistentRead=True)["Items"]
+    rows = [{name: next(iter(value.values())) for name, value in sorted(item.items())} for item in items]
+    if not rows:
+        _say("   OrderSummaries: (empty)")
+    return sorted(rows, key=lambda row: row["orderId"])
+
+
+def _stop(process: subprocess.Popen[bytes]) -> None:
+    """End the synth if the demo stops before it does (an error or Ctrl-C)."""
+    if process.poll() is None:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+def _cdk_json_app() -> str:
+    if not _CDK_JSON.is_file():
+        raise SystemExit("no --app-command, and no cdk.json in the current directory")
+    return str(json.loads(_CDK_JSON.read_text())["app"])
+
+
 def _synthesize(command: str | None, resources: contextlib.ExitStack) -> Path:
     """Run the app's synth command with CDK_OUTDIR set to a new temporary directory; bundling stays on."""
     if command is None:
         if not _CDK_JSON.is_file():
             raise SystemExit("no --app or --app-command, and no cdk.json in the current directory")
-        command = str(json.loads(_CDK_JSON.read_text())["app"])
+        command = _cdk_json_app()
     outdir = resources.enter_context(tempfile.TemporaryDirectory(prefix="cdk.out."))
     _say(f"synthesizing: {command} (CDK_OUTDIR={outdir})")
     # Split as a shell would, but run without one: the command needs no shell features to synthesize.

@@ -13,10 +13,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-__all__ = ["FunctionSpec", "LocalApp", "MappingSpec", "OnFailureSpec", "TableRef", "TableSpec"]
+__all__ = ["FunctionSpec", "LocalApp", "MappingSpec", "OnFailureSpec", "ResourceRef", "TableRef", "TableSpec"]
 
 _TABLE_TYPES = ("AWS::DynamoDB::Table", "AWS::DynamoDB::GlobalTable")
 _DESTINATION_KINDS = {"AWS::SQS::Queue": "sqs", "AWS::SNS::Topic": "sns", "AWS::S3::Bucket": "s3"}
+_REFERABLE_KINDS = {"AWS::SQS::Queue": "sqs", "AWS::SNS::Topic": "sns", "AWS::SecretsManager::Secret": "secret"}
+# The resource property that names each kind, when the template sets it.
+_NAME_PROPERTIES = {"sqs": "QueueName", "sns": "TopicName", "s3": "BucketName", "secret": "Name"}
 # Lambda's own defaults when the template leaves a property out:
 # https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-resource-lambda-eventsourcemapping.html
 DEFAULT_BATCH_SIZE = 100
@@ -29,6 +32,22 @@ class TableRef:
     """An environment value that is the name of a table of the app (``{"Ref": <table>}`` in the template)."""
 
     logical_id: str
+
+
+@dataclass(frozen=True)
+class ResourceRef:
+    """An environment value that is an SQS queue, SNS topic or Secrets Manager secret of the app: ``kind`` is
+    ``sqs``, ``sns`` or ``secret``, ``attribute`` None for ``{"Ref": id}`` else the ``Fn::GetAtt`` attribute.
+
+    ``name`` is the resource's own name property, else its logical id; ``secret_string`` the secret's SecretString
+    when the template states one (Default: None: a generated secret).
+    """
+
+    logical_id: str
+    kind: str
+    name: str
+    attribute: str | None = None
+    secret_string: str | None = None
 
 
 @dataclass(frozen=True)
@@ -56,7 +75,7 @@ class FunctionSpec:
     handler: str
     code_dir: Path | None
     layer_dirs: tuple[Path, ...] = ()
-    environment: Mapping[str, str | TableRef] = field(default_factory=dict)
+    environment: Mapping[str, str | TableRef | ResourceRef] = field(default_factory=dict)
     timeout_seconds: int = DEFAULT_TIMEOUT_SECONDS
     memory_mb: int = DEFAULT_MEMORY_MB
     inline_code: str | None = None
@@ -64,10 +83,12 @@ class FunctionSpec:
 
 @dataclass(frozen=True)
 class OnFailureSpec:
-    """An on-failure destination: ``kind`` is ``sqs``, ``sns`` or ``s3``; ``logical_id`` the resource's."""
+    """An on-failure destination: ``kind`` is ``sqs``, ``sns`` or ``s3``; ``logical_id`` the resource's; ``name`` its
+    own name property (QueueName, TopicName, BucketName), else None (Default: None)."""
 
     kind: str
     logical_id: str
+    name: str | None = None
 
 
 @dataclass(frozen=True)
@@ -185,7 +206,7 @@ class _TemplateReader:
             # Lambda's Python runtimes put a layer's python/ folder on sys.path:
             # https://docs.aws.amazon.com/lambda/latest/dg/packaging-layers.html#packaging-layers-paths
             layer_dirs.append(layer_dir / "python" if (layer_dir / "python").is_dir() else layer_dir)
-        environment: dict[str, str | TableRef] = {}
+        environment: dict[str, str | TableRef | ResourceRef] = {}
         for key, value in properties.get("Environment", {}).get("Variables", {}).items():
             resolved = self._environment_value(value, resources)
             if resolved is None:
@@ -206,20 +227,33 @@ class _TemplateReader:
         )
 
     @staticmethod
-    def _environment_value(value: Any, resources: Mapping[str, Any]) -> str | TableRef | None:
+    def _environment_value(value: Any, resources: Mapping[str, Any]) -> str | TableRef | ResourceRef | None:
         if isinstance(value, str):
             return value
         if isinstance(value, bool):
             return str(value).lower()
         if isinstance(value, int | float):
             return str(value)
-        if (
-            isinstance(value, Mapping)
-            and set(value) == {"Ref"}
-            and resources.get(value["Ref"], {}).get("Type") in _TABLE_TYPES
-        ):
-            return TableRef(value["Ref"])
-        return None
+        logical_id = _referenced_id(value)
+        if logical_id is None or not isinstance(value, Mapping) or len(value) != 1:
+            return None
+        resource = resources.get(logical_id, {})
+        if resource.get("Type") in _TABLE_TYPES and set(value) == {"Ref"}:
+            return TableRef(logical_id)
+        kind = _REFERABLE_KINDS.get(resource.get("Type", ""))
+        if kind is None:
+            return None
+        properties = resource.get("Properties", {})
+        name = properties.get(_NAME_PROPERTIES[kind])
+        secret_string = properties.get("SecretString")
+        attribute = value.get("Fn::GetAtt")
+        return ResourceRef(
+            logical_id=logical_id,
+            kind=kind,
+            name=name if isinstance(name, str) else logical_id,
+            attribute=None if attribute is None else _attribute_name(attribute),
+            secret_string=secret_string if isinstance(secret_string, str) else None,
+        )
 
     def _mapping(
         self, stack: str, logical_id: str, properties: Mapping[str, Any], resources: Mapping[str, Any]
@@ -241,10 +275,9 @@ class _TemplateReader:
             if destination_id is None or kind is None:
                 self.warnings.append(f"{stack}/{logical_id}: on-failure destination {destination} is not emulated")
             else:
-                on_failure = OnFailureSpec(kind, destination_id)
+                name = resources[destination_id].get("Properties", {}).get(_NAME_PROPERTIES[kind])
+                on_failure = OnFailureSpec(kind, destination_id, name if isinstance(name, str) else None)
         filters = properties.get("FilterCriteria", {}).get("Filters", [])
-        if properties.get("TumblingWindowInSeconds"):
-            self.warnings.append(f"{stack}/{logical_id}: TumblingWindowInSeconds is not emulated yet; batches as usual")
         return MappingSpec(
             logical_id=logical_id,
             table_logical_id=table_id,
@@ -290,6 +323,13 @@ def _referenced_id(value: Any) -> str | None:
         if isinstance(attribute, str):
             return attribute.split(".", 1)[0]
     return None
+
+
+def _attribute_name(attribute: Any) -> str:
+    """The attribute of ``Fn::GetAtt``: ``[id, attribute]`` or ``"id.attribute"``."""
+    if isinstance(attribute, list):
+        return str(attribute[1]) if len(attribute) > 1 else ""
+    return str(attribute).split(".", 1)[-1]
 
 
 def _asset_dirs(root: Path, artifact: Mapping[str, Any], artifacts: Mapping[str, Any]) -> dict[str, Path]:

@@ -3,7 +3,7 @@
 Each mapping of a ``LocalApp`` reads its table's stream in DynamoDB Local shard by shard (parents before children),
 drops the records its FilterCriteria rejects, batches the rest and calls the function's handler in this process with
 the event Lambda would deliver. Failures follow the mapping's own settings: partial batch responses, bisection,
-bounded retries and record age, then an on-failure message to a local SQS queue. Semantics from
+bounded retries and record age, then an on-failure message to a local SQS queue, SNS topic or S3 bucket. Semantics from
 https://docs.aws.amazon.com/lambda/latest/dg/with-ddb.html and the pages it links.
 
 One thread polls every shard of every mapping in turn, so a handler's environment can be swapped in around each call.
@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import importlib
+import itertools
 import json
 import logging
 import os
@@ -28,7 +29,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from constructs_pkg.local.assembly import FunctionSpec, LocalApp, MappingSpec, TableRef
+from constructs_pkg.local.assembly import FunctionSpec, LocalApp, MappingSpec, ResourceRef, TableRef
 from constructs_pkg.local.dynamodb_local import REGION, local_client
 from constructs_pkg.local.filter_patterns import matches_any
 from constructs_pkg.local.wire import lambda_event, lambda_record
@@ -52,6 +53,12 @@ DEFAULT_QUIET_SECONDS = 1.0
 _GET_RECORDS_LIMIT = 1000
 _SHARD_REFRESH_SECONDS = 1.0
 _QUEUE_NAME = re.compile(r"[^A-Za-z0-9_-]")
+_BUCKET_NAME = re.compile(r"[^a-z0-9.-]")
+# A tumbling window's state may hold 1 MB; a larger one ends the window early:
+# https://docs.aws.amazon.com/lambda/latest/dg/services-ddb-windows.html
+_MAX_WINDOW_STATE_BYTES = 1024 * 1024
+# A Secrets Manager secret the template generates (GenerateSecretString) gets this value locally.
+LOCAL_SECRET_VALUE = "local-secret"
 
 
 @dataclass(frozen=True)
@@ -197,6 +204,8 @@ class _Shard:
     iterator: str | None = None
     started: bool = False
     closed: bool = False
+    # The last record read (the filtered out included), where a renewed iterator starts after.
+    last_sequence: str | None = None
     buffer: list[dict[str, Any]] = field(default_factory=list)
     buffered_at: float | None = None
     # Since the checkpoint last moved: failed invocations not followed by a bisection (retries), and every invocation,
@@ -204,17 +213,25 @@ class _Shard:
     retries: int = 0
     invocations: int = 0
     bisect_limit: int | None = None
+    # The open tumbling window (its start in epoch seconds) and the state its invocations have returned so far.
+    window_start: int | None = None
+    window_state: Any = field(default_factory=dict)
+    window_terminated_early: bool = False
 
     @property
     def finished(self) -> bool:
-        return self.closed and self.iterator is None and not self.buffer
+        return self.closed and self.iterator is None and not self.buffer and self.window_start is None
+
+
+# Sends an on-failure message; the Lambda event of the discarded batch goes along for the S3 destination's payload.
+_Deliver = Callable[[dict[str, Any], dict[str, Any]], None]
 
 
 class _MappingPoller:
-    def __init__(self, runner: LocalRunner, spec: MappingSpec, function: _Function, queue_url: str | None) -> None:
+    def __init__(self, runner: LocalRunner, spec: MappingSpec, function: _Function, deliver: _Deliver | None) -> None:
         self.spec = spec
         self.function = function
-        self.queue_url = queue_url
+        self._deliver = deliver
         self._runner = runner
         self._streams = runner.streams_client
         table_name = runner.table_names[spec.table_logical_id]
@@ -270,8 +287,13 @@ class _MappingPoller:
             shard.started = True
         if shard.iterator is None or len(shard.buffer) >= self.spec.batch_size:
             return False
-        page = self._streams.get_records(ShardIterator=shard.iterator, Limit=_GET_RECORDS_LIMIT)
+        try:
+            page = self._streams.get_records(ShardIterator=shard.iterator, Limit=_GET_RECORDS_LIMIT)
+        except self._streams.exceptions.TrimmedDataAccessException:
+            page = self._streams.get_records(ShardIterator=self._renewed_iterator(shard), Limit=_GET_RECORDS_LIMIT)
         shard.iterator = page.get("NextShardIterator")
+        if page["Records"]:
+            shard.last_sequence = page["Records"][-1]["dynamodb"]["SequenceNumber"]
         stats = self._runner.stats
         stats.records_read += len(page["Records"])
         for record in page["Records"]:
@@ -287,12 +309,100 @@ class _MappingPoller:
             shard.buffered_at = time.monotonic()
         return bool(page["Records"])
 
+    def _renewed_iterator(self, shard: _Shard) -> str:
+        """An iterator after the last record read from ``shard``, else at its oldest record.
+
+        DynamoDB Local refuses, as trimmed, an iterator taken while the shard was empty once other tables' writes have
+        moved its sequence counter (shared by every table); a real stream refuses one whose records aged out (after
+        24 hours: https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/Streams.html).
+        """
+        if shard.last_sequence is not None:
+            arguments = {"ShardIteratorType": "AFTER_SEQUENCE_NUMBER", "SequenceNumber": shard.last_sequence}
+        else:
+            if self.spec.starting_position == "LATEST":
+                _logger.warning("%s: %s read again from TRIM_HORIZON", self.spec.logical_id, shard.shard_id)
+            arguments = {"ShardIteratorType": "TRIM_HORIZON"}
+        iterator: str = self._streams.get_shard_iterator(
+            StreamArn=self.stream_arn, ShardId=shard.shard_id, **arguments
+        )["ShardIterator"]
+        return iterator
+
     def _dispatch(self, shard: _Shard) -> bool:
         dispatched = False
-        while shard.buffer and self._batch_ready(shard):
-            dispatched = True
-            self._invoke_head(shard)
+        while True:
+            if self._window_over(shard):
+                dispatched = True
+                if not self._invoke_final(shard):
+                    break
+            elif shard.buffer and self._batch_ready(shard):
+                dispatched = True
+                self._invoke_head(shard)
+            else:
+                break
         return dispatched
+
+    def _window_of(self, record: Mapping[str, Any]) -> int:
+        # Windows are aligned to the epoch and records fall in by their arrival in the stream:
+        # https://docs.aws.amazon.com/lambda/latest/dg/services-ddb-windows.html
+        seconds = self.spec.tumbling_window_seconds
+        return int(_arrival(record).timestamp()) // seconds * seconds
+
+    def _window_over(self, shard: _Shard) -> bool:
+        """Whether the open window got its last record: a later window's is next, the shard ended, or time is up."""
+        if shard.window_start is None:
+            return False
+        if shard.window_terminated_early:
+            return True
+        if shard.buffer:
+            return self._window_of(shard.buffer[0]) != shard.window_start
+        window_end = shard.window_start + self.spec.tumbling_window_seconds
+        return (shard.closed and shard.iterator is None) or self._runner.clock() >= window_end
+
+    def _window_fields(self, shard: _Shard, *, final: bool) -> dict[str, Any]:
+        assert shard.window_start is not None
+        start = datetime.fromtimestamp(shard.window_start, UTC)
+        end = datetime.fromtimestamp(shard.window_start + self.spec.tumbling_window_seconds, UTC)
+        return {
+            "window": {"start": _iso(start), "end": _iso(end)},
+            "state": shard.window_state,
+            "shardId": shard.shard_id,
+            "eventSourceARN": self.stream_arn,
+            "isFinalInvokeForWindow": final,
+            "isWindowTerminatedEarly": final and shard.window_terminated_early,
+        }
+
+    def _invoke_final(self, shard: _Shard) -> bool:
+        """The window's last invocation (no records, its state) for the handler to act on; whether it succeeded.
+
+        A failed one is retried at the next poll up to MaximumRetryAttempts; then the window's state is dropped.
+        """
+        event = {"Records": [], **self._window_fields(shard, final=True)}
+        error: str | None = None
+        try:
+            _request_id, response = self.function.invoke(event)
+            if not isinstance(response, Mapping) or "state" not in response:
+                error = "the response returned no state"
+        except Exception as raised:
+            _logger.warning("%s: the handler raised %r on a window's final invocation", self.spec.logical_id, raised)
+            error = repr(raised)
+        failed_from = None if error is None else 0
+        self._runner.stats.invocations.append(
+            Invocation(self.spec.logical_id, shard.shard_id, (), (), failed_from=failed_from, error=error)
+        )
+        if error is not None and not self._retries_exhausted(shard):
+            shard.retries += 1
+            return False
+        if error is not None:
+            _logger.warning(
+                "%s: window %s dropped after its final invocation failed", self.spec.logical_id, event["window"]
+            )
+        shard.window_start, shard.window_state, shard.window_terminated_early = None, {}, False
+        shard.retries = 0
+        return error is None
+
+    def _retries_exhausted(self, shard: _Shard) -> bool:
+        retries = self.spec.maximum_retry_attempts
+        return retries >= 0 and shard.retries >= retries
 
     def _batch_ready(self, shard: _Shard) -> bool:
         # Lambda waits up to MaximumBatchingWindowInSeconds for a full batch; a closed shard has nothing more to wait
@@ -305,17 +415,34 @@ class _MappingPoller:
     def _invoke_head(self, shard: _Shard) -> None:
         spec = self.spec
         batch = shard.buffer[: min(spec.batch_size, shard.bisect_limit or spec.batch_size)]
+        windowed = spec.tumbling_window_seconds > 0
+        if windowed:
+            # One invocation holds the records of one window.
+            window_start = self._window_of(batch[0])
+            batch = list(itertools.takewhile(lambda record: self._window_of(record) == window_start, batch))
         expired = self._expired(batch)
         if expired:
             self._discard(shard, batch[:expired], "RecordAgeExceeded", request_id=None, function_error=None)
             return
         event = lambda_event(batch, self.stream_arn)
+        if windowed:
+            if shard.window_start is None:
+                shard.window_start, shard.window_state = window_start, {}
+            event.update(self._window_fields(shard, final=False))
         error: str | None = None
         request_id = ""
         shard.invocations += 1
         try:
             request_id, response = self.function.invoke(event)
             failed_from = self._failed_from(batch, response)
+            if windowed and (not isinstance(response, Mapping) or "state" not in response):
+                # A windowed invocation must hand its state back, else it counts as failed:
+                # https://docs.aws.amazon.com/lambda/latest/dg/services-ddb-windows.html
+                error, failed_from = "the response returned no state", 0
+            elif windowed and failed_from != 0:
+                # The records checkpointed (all, or those before the lowest failure) are in the returned state.
+                shard.window_state = response["state"]
+                shard.window_terminated_early = len(json.dumps(response["state"])) > _MAX_WINDOW_STATE_BYTES
         except Exception as raised:
             _logger.warning("%s: the handler raised %r", spec.logical_id, raised)
             error, failed_from = repr(raised), 0
@@ -344,7 +471,7 @@ class _MappingPoller:
             # Splits do not use up retries: https://docs.aws.amazon.com/lambda/latest/dg/services-dynamodb-errors.html
             shard.bisect_limit = (len(failing) + 1) // 2
             return
-        if spec.maximum_retry_attempts >= 0 and shard.retries >= spec.maximum_retry_attempts:
+        if self._retries_exhausted(shard):
             self._discard(
                 shard,
                 failing,
@@ -433,23 +560,26 @@ class _MappingPoller:
         stats = self._runner.stats
         stats.on_failure_messages.append(message)
         stats.records_discarded += len(batch)
-        sqs = self._runner.sqs_client
-        if self.queue_url is not None and sqs is not None:
-            sqs.send_message(QueueUrl=self.queue_url, MessageBody=json.dumps(message))
+        if self._deliver is not None:
+            self._deliver(message, lambda_event(batch, self.stream_arn))
         else:
-            _logger.warning("%s: no on-failure queue; records dropped: %s", self.spec.logical_id, json.dumps(message))
+            _logger.warning(
+                "%s: no on-failure destination; records dropped: %s", self.spec.logical_id, json.dumps(message)
+            )
         del shard.buffer[: len(batch)]
         self._moved(shard)
 
 
 class LocalRunner:
-    """Runs every enabled DynamoDB event source mapping of ``app`` against DynamoDB Local and a local SQS.
+    """Runs every enabled DynamoDB event source mapping of ``app`` against DynamoDB Local and local AWS services.
 
-    ``dynamodb_endpoint`` serves DynamoDB and DynamoDB Streams; ``sqs_endpoint`` (Default: - none: on-failure
-    messages are only logged and kept in ``stats``) receives them, one queue per on-failure destination;
-    ``sns_endpoint`` (Default: - none) is only passed on to handlers. ``table_prefix`` (Default: "") is put before
-    every table and queue name, so one DynamoDB Local can hold several runs. ``clock`` (Default: ``time.time``) is
-    the wall clock record ages are measured against.
+    ``dynamodb_endpoint`` serves DynamoDB and DynamoDB Streams. ``sqs_endpoint``, ``sns_endpoint``, ``s3_endpoint``
+    and ``secretsmanager_endpoint`` (each Default: - none; moto's server serves them all) get the app's on-failure
+    destinations (an SQS queue, SNS topic or S3 bucket named after the template's resource) and the queues, topics
+    and secrets the functions' environments refer to; an on-failure destination whose service has no endpoint only
+    logs its messages (all are kept in ``stats``), an environment variable whose resource has none is left out.
+    ``table_prefix`` (Default: "") is put before every table and resource name, so one DynamoDB Local can hold
+    several runs. ``clock`` (Default: ``time.time``) is the wall clock record ages are measured against.
     """
 
     def __init__(
@@ -459,6 +589,8 @@ class LocalRunner:
         sqs_endpoint: str | None = None,
         *,
         sns_endpoint: str | None = None,
+        s3_endpoint: str | None = None,
+        secretsmanager_endpoint: str | None = None,
         table_prefix: str = "",
         clock: Callable[[], float] = time.time,
     ) -> None:
@@ -469,15 +601,29 @@ class LocalRunner:
         self.dynamodb_client = local_client(dynamodb_endpoint, "dynamodb")
         self.streams_client = local_client(dynamodb_endpoint, "dynamodbstreams")
         self.sqs_client = local_client(sqs_endpoint, "sqs") if sqs_endpoint else None
+        self.sns_client = local_client(sns_endpoint, "sns") if sns_endpoint else None
+        self.s3_client = local_client(s3_endpoint, "s3") if s3_endpoint else None
+        self.secrets_client = (
+            local_client(secretsmanager_endpoint, "secretsmanager") if secretsmanager_endpoint else None
+        )
         self._table_prefix = table_prefix
-        self._endpoints = {
-            "AWS_ENDPOINT_URL_DYNAMODB": dynamodb_endpoint,
-            "AWS_ENDPOINT_URL_DYNAMODB_STREAMS": dynamodb_endpoint,
-            **({"AWS_ENDPOINT_URL_SQS": sqs_endpoint} if sqs_endpoint else {}),
-            **({"AWS_ENDPOINT_URL_SNS": sns_endpoint} if sns_endpoint else {}),
+        # boto3's per-service endpoint variables: https://docs.aws.amazon.com/sdkref/latest/guide/feature-ss-endpoints.html
+        endpoints = {
+            "DYNAMODB": dynamodb_endpoint,
+            "DYNAMODB_STREAMS": dynamodb_endpoint,
+            "SQS": sqs_endpoint,
+            "SNS": sns_endpoint,
+            "S3": s3_endpoint,
+            "SECRETS_MANAGER": secretsmanager_endpoint,
         }
+        self._endpoints = {f"AWS_ENDPOINT_URL_{name}": url for name, url in endpoints.items() if url}
         self._pollers: list[_MappingPoller] | None = None
+        self._functions: dict[str, _Function] = {}
+        # Mapping logical id -> its on-failure queue URL; and -> its destination's URL, topic ARN or s3://bucket.
         self.queue_urls: dict[str, str] = {}
+        self.on_failure_destinations: dict[str, str] = {}
+        # Queue, topic, bucket or secret logical id -> the name and the URL, ARN or s3:// address the runner created.
+        self.resources: dict[str, tuple[str, str]] = {}
 
     def create_tables(self) -> None:
         """Create every table of the app (on-demand, streams and TTL as the template says); wait until active."""
@@ -504,19 +650,15 @@ class LocalRunner:
             _logger.info("created table %s", name)
 
     def start(self) -> None:
-        """Create the on-failure queues and place each mapping at its starting position (handlers load lazily)."""
+        """Create the on-failure destinations and place each mapping at its starting position (handlers load lazily)."""
         if self._pollers is not None:
             return
         self._pollers = []
-        functions: dict[str, _Function] = {}
         for mapping in self.app.mappings:
             if not mapping.enabled:
                 continue
-            if mapping.function_logical_id not in functions:
-                spec = self.app.functions[mapping.function_logical_id]
-                functions[mapping.function_logical_id] = _Function(spec, self._function_environment(spec))
-            queue_url = self._queue_url(mapping)
-            poller = _MappingPoller(self, mapping, functions[mapping.function_logical_id], queue_url)
+            deliver = self._on_failure(mapping)
+            poller = _MappingPoller(self, mapping, self._function(mapping.function_logical_id), deliver)
             poller.poll()
             self._pollers.append(poller)
 
@@ -540,7 +682,8 @@ class LocalRunner:
         """
         started = last_progress = time.monotonic()
         while True:
-            if self.poll_once():
+            busy = self.poll_once()
+            if busy:
                 last_progress = time.monotonic()
             if progress is not None:
                 progress(self.stats)
@@ -550,7 +693,9 @@ class LocalRunner:
                 return self.stats
             if now - started > timeout:
                 raise TimeoutError(f"the streams were still busy after {timeout} s: {self.stats.summary()}")
-            time.sleep(POLL_INTERVAL_SECONDS)
+            # A shard that is behind is read again at once, as Lambda does; only an idle pass waits.
+            if not busy:
+                time.sleep(POLL_INTERVAL_SECONDS)
 
     def run_forever(self, progress: Callable[[RunStats], None] | None = None) -> None:
         """Poll until interrupted, calling ``progress`` (Default: - none) after every pass."""
@@ -560,11 +705,41 @@ class LocalRunner:
             if progress is not None:
                 progress(self.stats)
 
+    def invoker(self, function_logical_id: str) -> Callable[[dict[str, Any]], Any]:
+        """An ``invoke(event)`` for ``constructs_pkg.local.redrive``: calls the function's handler in this process as
+        the mappings do (same loaded module, the template's environment with local endpoints) and returns its response.
+
+        Raises KeyError when the app has no function ``function_logical_id`` that can run locally.
+        """
+        function = self._function(function_logical_id)
+
+        def invoke(event: dict[str, Any]) -> Any:
+            return function.invoke(event)[1]
+
+        return invoke
+
+    def _function(self, logical_id: str) -> _Function:
+        # One _Function per function, shared by its mappings and invokers: one cold start, as one warm sandbox.
+        if logical_id not in self._functions:
+            spec = self.app.functions[logical_id]
+            self._functions[logical_id] = _Function(spec, self._function_environment(spec))
+        return self._functions[logical_id]
+
     def _function_environment(self, spec: FunctionSpec) -> dict[str, str]:
-        environment = {
-            name: self.table_names[value.logical_id] if isinstance(value, TableRef) else value
-            for name, value in spec.environment.items()
-        }
+        environment: dict[str, str] = {}
+        for name, value in spec.environment.items():
+            if isinstance(value, TableRef):
+                environment[name] = self.table_names[value.logical_id]
+            elif isinstance(value, ResourceRef):
+                resolved = self._resource_value(value)
+                if resolved is None:
+                    _logger.warning(
+                        "%s: no local %s endpoint; environment %s left out", spec.logical_id, value.kind, name
+                    )
+                else:
+                    environment[name] = resolved
+            else:
+                environment[name] = value
         # What the Lambda runtime sets, then local endpoints and dummy credentials so no call leaves the machine:
         # https://docs.aws.amazon.com/lambda/latest/dg/configuration-envvars.html#configuration-envvars-runtime
         return {
@@ -581,17 +756,89 @@ class LocalRunner:
             **self._endpoints,
         }
 
-    def _queue_url(self, mapping: MappingSpec) -> str | None:
-        if mapping.on_failure is None:
+    def _on_failure(self, mapping: MappingSpec) -> _Deliver | None:
+        """Create the mapping's on-failure destination; returns how to send it a message (None: not emulated)."""
+        destination = mapping.on_failure
+        if destination is None:
             return None
-        if mapping.on_failure.kind != "sqs" or self.sqs_client is None:
-            _logger.warning("%s: %s on-failure destination not emulated", mapping.logical_id, mapping.on_failure.kind)
-            return None
-        name = _QUEUE_NAME.sub("-", self._table_prefix + mapping.on_failure.logical_id)[:80]
-        if name not in self.queue_urls:
-            self.queue_urls[name] = self.sqs_client.create_queue(QueueName=name)["QueueUrl"]
-        self.queue_urls[mapping.logical_id] = self.queue_urls[name]
-        return self.queue_urls[name]
+        name = destination.name or destination.logical_id
+        if destination.kind == "sqs" and self.sqs_client is not None:
+            sqs, (_, queue_url) = self.sqs_client, self._queue(destination.logical_id, name)
+            self.queue_urls[mapping.logical_id] = self.on_failure_destinations[mapping.logical_id] = queue_url
+            return lambda message, _event: sqs.send_message(QueueUrl=queue_url, MessageBody=json.dumps(message))
+        if destination.kind == "sns" and self.sns_client is not None:
+            sns, (_, topic_arn) = self.sns_client, self._topic(destination.logical_id, name)
+            self.on_failure_destinations[mapping.logical_id] = topic_arn
+            return lambda message, _event: sns.publish(TopicArn=topic_arn, Message=json.dumps(message))
+        if destination.kind == "s3" and self.s3_client is not None:
+            bucket = self._bucket(destination.logical_id, name)
+            self.on_failure_destinations[mapping.logical_id] = f"s3://{bucket}"
+            # The mapping's UUID in the key is stable for a prefix and mapping, as a deployed mapping's is.
+            mapping_uuid = str(uuid.uuid5(uuid.NAMESPACE_URL, self._table_prefix + mapping.logical_id))
+            return lambda message, event: self._put_failure_object(bucket, mapping_uuid, message, event)
+        _logger.warning(
+            "%s: no local %s endpoint; on-failure messages only logged", mapping.logical_id, destination.kind
+        )
+        return None
+
+    def _put_failure_object(
+        self, bucket: str, mapping_uuid: str, message: Mapping[str, Any], event: Mapping[str, Any]
+    ) -> None:
+        # The S3 destination keeps the invocation record and the whole event (payload), keyed
+        # aws/lambda/<ESM-UUID>/<shardId>/YYYY/MM/DD/YYYY-MM-DDTHH.MM.SS-<random UUID>:
+        # https://docs.aws.amazon.com/lambda/latest/dg/services-dynamodb-errors.html
+        assert self.s3_client is not None
+        now = datetime.now(UTC)
+        shard_id = message["DDBStreamBatchInfo"]["shardId"]
+        key = f"aws/lambda/{mapping_uuid}/{shard_id}/{now:%Y/%m/%d}/{now:%Y-%m-%dT%H.%M.%S}-{uuid.uuid4()}"
+        self.s3_client.put_object(Bucket=bucket, Key=key, Body=json.dumps({**message, "payload": event}).encode())
+
+    def _resource_value(self, ref: ResourceRef) -> str | None:
+        """What ``Ref`` or ``Fn::GetAtt`` gives for a queue, topic or secret, after creating it; None: no endpoint."""
+        if ref.kind == "sqs" and self.sqs_client is not None:
+            name, queue_url = self._queue(ref.logical_id, ref.name)
+            # Ref and QueueUrl give the URL: https://docs.aws.amazon.com/AWSCloudFormation/latest/TemplateReference/aws-resource-sqs-queue.html
+            if ref.attribute == "Arn":
+                # The server's own account, not the runner's: ask the queue.
+                answer = self.sqs_client.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])
+                return str(answer["Attributes"]["QueueArn"])
+            return name if ref.attribute == "QueueName" else queue_url
+        if ref.kind == "sns" and self.sns_client is not None:
+            name, topic_arn = self._topic(ref.logical_id, ref.name)
+            # Ref and TopicArn give the ARN: https://docs.aws.amazon.com/AWSCloudFormation/latest/TemplateReference/aws-resource-sns-topic.html
+            return name if ref.attribute == "TopicName" else topic_arn
+        if ref.kind == "secret" and self.secrets_client is not None:
+            if ref.logical_id not in self.resources:
+                name = self._table_prefix + ref.name
+                secret_arn = self.secrets_client.create_secret(
+                    Name=name, SecretString=ref.secret_string if ref.secret_string is not None else LOCAL_SECRET_VALUE
+                )["ARN"]
+                self.resources[ref.logical_id] = (name, secret_arn)
+            # Ref and Id give the ARN: https://docs.aws.amazon.com/AWSCloudFormation/latest/TemplateReference/aws-resource-secretsmanager-secret.html
+            return self.resources[ref.logical_id][1]
+        return None
+
+    def _queue(self, logical_id: str, name: str) -> tuple[str, str]:
+        assert self.sqs_client is not None
+        if logical_id not in self.resources:
+            queue_name = _QUEUE_NAME.sub("-", self._table_prefix + name)[:80]
+            self.resources[logical_id] = (queue_name, self.sqs_client.create_queue(QueueName=queue_name)["QueueUrl"])
+        return self.resources[logical_id]
+
+    def _topic(self, logical_id: str, name: str) -> tuple[str, str]:
+        assert self.sns_client is not None
+        if logical_id not in self.resources:
+            topic_name = _QUEUE_NAME.sub("-", self._table_prefix + name)[:256]
+            self.resources[logical_id] = (topic_name, self.sns_client.create_topic(Name=topic_name)["TopicArn"])
+        return self.resources[logical_id]
+
+    def _bucket(self, logical_id: str, name: str) -> str:
+        assert self.s3_client is not None
+        if logical_id not in self.resources:
+            bucket = _BUCKET_NAME.sub("-", (self._table_prefix + name).lower())[:63].strip(".-")
+            self.s3_client.create_bucket(Bucket=bucket)
+            self.resources[logical_id] = (bucket, f"s3://{bucket}")
+        return self.resources[logical_id][0]
 
 
 @contextlib.contextmanager
