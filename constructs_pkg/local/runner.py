@@ -580,6 +580,9 @@ class LocalRunner:
     logs its messages (all are kept in ``stats``), an environment variable whose resource has none is left out.
     ``table_prefix`` (Default: "") is put before every table and resource name, so one DynamoDB Local can hold
     several runs. ``clock`` (Default: ``time.time``) is the wall clock record ages are measured against.
+    ``environment_overrides`` (Default: - none) are set on top of every function's environment (the template's
+    variables, the runtime's and the local endpoints) whenever it is invoked: point a provider at a local stub with
+    them, e.g. ``{"VOYAGE_BASE_URL": "http://127.0.0.1:8001"}``.
     """
 
     def __init__(
@@ -593,8 +596,10 @@ class LocalRunner:
         secretsmanager_endpoint: str | None = None,
         table_prefix: str = "",
         clock: Callable[[], float] = time.time,
+        environment_overrides: Mapping[str, str] | None = None,
     ) -> None:
         self.app = app
+        self.environment_overrides = dict(environment_overrides or {})
         self.clock = clock
         self.stats = RunStats()
         self.table_names = {logical_id: table_prefix + table.name for logical_id, table in app.tables.items()}
@@ -754,6 +759,7 @@ class LocalRunner:
             "AWS_SECRET_ACCESS_KEY": "local",
             "AWS_SESSION_TOKEN": "local",
             **self._endpoints,
+            **self.environment_overrides,
         }
 
     def _on_failure(self, mapping: MappingSpec) -> _Deliver | None:
