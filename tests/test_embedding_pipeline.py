@@ -719,7 +719,9 @@ def test_a_refused_input_fails_only_its_record(
     assert failures(voyage_to_pinecone, stream) == [sequence_numbers[5]]
 
     # THEN 1 + 2 + 2 + 2 requests were made, and the seven other vectors went to Pinecone in one upsert
-    assert [len(texts) for texts in voyage.inputs()] == [8, 4, 4, 2, 2, 1, 1]
+    # (halves and quarters run concurrently, so only the first request's place is fixed)
+    sizes = [len(texts) for texts in voyage.inputs()]
+    assert sizes[0] == 8 and sorted(sizes[1:]) == [1, 1, 2, 2, 4, 4]
     (upsert,) = pinecone.requests
     assert len(upsert.json()["vectors"]) == 7
     assert set(pinecone.vectors("articles")) == {id_of(number) for number in range(8) if number != 5}
