@@ -29,6 +29,12 @@ def new_app() -> App:
     )
 
 
+def synth_like_app(outdir: Path) -> App:
+    """An app that synthesizes as `cdk synth` does, into ``outdir``: bundling on (the runtime layer copies lambda_src,
+    no Docker) and asset metadata on, so the local runner finds each function's code and layers."""
+    return App(outdir=str(outdir), analytics_reporting=False, context={"aws:cdk:enable-asset-metadata": True})
+
+
 def new_stack() -> Stack:
     return Stack(new_app(), "Test")
 

@@ -10,7 +10,7 @@ from types import ModuleType
 from typing import Any
 
 import pytest
-from aws_cdk import App
+from conftest import synth_like_app
 from dynamodb_local import DynamoDBLocal
 from stubs.anthropic import API_KEY as ANTHROPIC_KEY
 from stubs.anthropic import AnthropicStub, summary_of
@@ -33,8 +33,8 @@ HANDLER_MODULES = ("lambda_src.embedding_pipeline.app", "lambda_src.summary_enri
 @pytest.fixture(scope="module")
 def seed_app(tmp_path_factory: pytest.TempPathFactory) -> LocalApp:
     outdir = tmp_path_factory.mktemp("cdk.out")
-    # Bundling on (the runtime layer copies lambda_src, the Anthropic layer installs the SDK with pip), as `cdk synth`.
-    app = App(outdir=str(outdir), analytics_reporting=False, context={"aws:cdk:enable-asset-metadata": True})
+    # The Anthropic layer is installed by pip, as `cdk synth` would.
+    app = synth_like_app(outdir)
     SeedAiPipelinesStack(app, "SeedAiPipelines")
     app.synth()
     return LocalApp.from_assembly(outdir, ["SeedAiPipelines"])

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from aws_cdk import App
+from conftest import synth_like_app
 
 from constructs_pkg.local.__main__ import main
 from constructs_pkg.local.assembly import LocalApp
@@ -30,8 +30,7 @@ SUMMARIES = "OrderSummaries85FA0D07"
 @pytest.fixture(scope="module")
 def basic_flow_outdir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     outdir = tmp_path_factory.mktemp("cdk.out")
-    # Bundling on (the layer copies lambda_src into python/, no Docker) and asset metadata on, as `cdk synth` does.
-    app = App(outdir=str(outdir), analytics_reporting=False, context={"aws:cdk:enable-asset-metadata": True})
+    app = synth_like_app(outdir)
     BasicFlowStack(app, "BasicFlow")
     app.synth()
     return outdir
@@ -273,7 +272,7 @@ def test_the_cli_runs_a_synthesized_assembly_until_idle(
 @pytest.fixture(scope="module")
 def notifications(tmp_path_factory: pytest.TempPathFactory) -> LocalApp:
     outdir = tmp_path_factory.mktemp("cdk.out")
-    app = App(outdir=str(outdir), analytics_reporting=False, context={"aws:cdk:enable-asset-metadata": True})
+    app = synth_like_app(outdir)
     NotificationsStack(app, "Notifications")
     app.synth()
     return LocalApp.from_assembly(outdir, ["Notifications"])

@@ -13,13 +13,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from aws_cdk import App, Duration, Stack
+from aws_cdk import Duration, Stack
 from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_secretsmanager as secretsmanager
 from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sqs as sqs
+from conftest import synth_like_app
 
 from constructs_pkg import StreamTriggeredTable
 from constructs_pkg.local.assembly import LocalApp, MappingSpec
@@ -50,7 +51,7 @@ def window_log(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="module")
 def faults_app(tmp_path_factory: pytest.TempPathFactory, window_log: Path) -> LocalApp:
     outdir = tmp_path_factory.mktemp("cdk.out")
-    app = App(outdir=str(outdir), analytics_reporting=False, context={"aws:cdk:enable-asset-metadata": True})
+    app = synth_like_app(outdir)
     stack = Stack(app, "RunnerFaults")
     _triggered_table(stack, "Partial", retry_attempts=2, bisect_batch_on_error=False)
     _triggered_table(stack, "Ignored", report_batch_item_failures=False)
