@@ -4,9 +4,7 @@ stream runner carrying the stream to the bundled embedding pipeline (Voyage -> P
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Iterator
-from types import ModuleType
 from typing import Any
 
 import pytest
@@ -26,8 +24,6 @@ from examples.content_ai.stack import SeedAiPipelinesStack
 TABLE = "MyApp3CE31C26"
 NAMESPACE = "content"
 PROMPT = "Summarize in one sentence: {text}"
-# The handlers live in the runtime layer under these names: each run must cold-start its own copy.
-HANDLER_MODULES = ("lambda_src.embedding_pipeline.app", "lambda_src.summary_enricher.app")
 
 
 @pytest.fixture(scope="module")
@@ -44,32 +40,6 @@ def seed_app(tmp_path_factory: pytest.TempPathFactory) -> LocalApp:
 def moto_endpoint() -> Iterator[str]:
     with running_moto_server() as endpoint:
         yield endpoint
-
-
-@pytest.fixture
-def fresh_handlers() -> Iterator[None]:
-    """Forget the handler modules before the run (so the runner cold-starts them with its environment) and put the
-    previous ones back after it, stopping the thread pools of the ones the run loaded."""
-    saved = {name: sys.modules.pop(name, None) for name in HANDLER_MODULES}
-    yield
-    for name, previous in saved.items():
-        loaded = sys.modules.pop(name, None)
-        if loaded is not None and loaded is not previous:
-            _shut_down(loaded)
-        if previous is not None:
-            sys.modules[name] = previous
-            package, _, attribute = name.rpartition(".")
-            if package in sys.modules:
-                setattr(sys.modules[package], attribute, previous)
-
-
-def _shut_down(module: ModuleType) -> None:
-    executor = getattr(module, "EXECUTOR", None)
-    if executor is not None:
-        executor.shutdown()
-    cold_start = getattr(module, "_cold_start", None)
-    if cold_start is not None and cold_start.cache_info().currsize:
-        cold_start().close()
 
 
 def _content(sk: str, title: str, body: str) -> dict[str, Any]:
@@ -101,7 +71,7 @@ def _fill_in_secrets(runner: LocalRunner) -> None:
 
 
 def test_seed_pipelines_embed_and_summarize_content_items_only(
-    seed_app: LocalApp, dynamodb_local: DynamoDBLocal, moto_endpoint: str, fresh_handlers: None
+    seed_app: LocalApp, dynamodb_local: DynamoDBLocal, moto_endpoint: str
 ) -> None:
     with VoyageStub() as voyage, PineconeStub() as pinecone, AnthropicStub() as anthropic:
         # GIVEN the stack's tables and functions, the providers pointed at the stubs and the keys filled in

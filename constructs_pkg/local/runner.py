@@ -19,7 +19,6 @@ import logging
 import os
 import re
 import socket
-import sys
 import tempfile
 import time
 import uuid
@@ -32,6 +31,7 @@ from typing import Any
 from constructs_pkg.local.assembly import FunctionSpec, LocalApp, MappingSpec, ResourceRef, TableRef
 from constructs_pkg.local.dynamodb_local import REGION, local_client
 from constructs_pkg.local.filter_patterns import matches_any
+from constructs_pkg.local.sandbox import ModuleSandbox
 from constructs_pkg.local.wire import lambda_event, lambda_record
 
 __all__ = [
@@ -126,7 +126,7 @@ class LambdaContext:
 
 
 class _Function:
-    """A function's handler loaded in this process once (its cold start), called with its environment applied."""
+    """A function's handler loaded once (its cold start) in a module sandbox of its own, called with its environment."""
 
     def __init__(self, spec: FunctionSpec, environment: Mapping[str, str]) -> None:
         self.spec = spec
@@ -134,11 +134,12 @@ class _Function:
         self._environment = environment
         self._handler: Callable[[Any, Any], Any] | None = None
         self._inline_dir: tempfile.TemporaryDirectory[str] | None = None
+        self._sandbox = ModuleSandbox([self._code_dir(), *self.spec.layer_dirs])
 
     def invoke(self, event: Mapping[str, Any]) -> tuple[str, Any]:
         """Call the handler; returns the request id and the response, or raises what the handler raised."""
         request_id = str(uuid.uuid4())
-        with self._applied():
+        with self._applied(), self._sandbox.entered():
             handler = self._handler or self._load()
             context = LambdaContext(
                 function_name=self.spec.name,
@@ -152,25 +153,7 @@ class _Function:
 
     def _load(self) -> Callable[[Any, Any], Any]:
         module_name, _, attribute = self.spec.handler.rpartition(".")
-        code_dir = self._code_dir()
-        search_path = [str(code_dir), *(str(layer) for layer in self.spec.layer_dirs)]
-        # Each function gets its own default boto3 session, as a Lambda sandbox would, so clients made at import see
-        # this function's endpoints and credentials.
-        with contextlib.suppress(ImportError):
-            import boto3
-
-            boto3.DEFAULT_SESSION = None
-        sys.path[:0] = search_path
-        try:
-            module = importlib.import_module(module_name)
-        finally:
-            del sys.path[: len(search_path)]
-            # Two functions may both name their module ``app``: forget this function's modules once loaded.
-            for name, loaded in list(sys.modules.items()):
-                origin = getattr(loaded, "__file__", None)
-                if origin and Path(origin).resolve().is_relative_to(code_dir):
-                    del sys.modules[name]
-        self._handler = getattr(module, attribute)
+        self._handler = getattr(importlib.import_module(module_name), attribute)
         return self._handler
 
     def _code_dir(self) -> Path:
