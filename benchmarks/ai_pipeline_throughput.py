@@ -11,7 +11,7 @@ items (PK, SK, title, createdAt, a number, a body of about 420 characters) to go
   Naive: for each record in turn, one ``messages.create`` with an ``anthropic.Anthropic`` client made once (the
   seed's module-level client), then one unconditional UpdateItem ``SET aiSummary`` with a boto3 Table.
 
-Both sides talk to the same stub servers on 127.0.0.1 (tests/stubs, imported by putting tests/ on ``sys.path``),
+Both sides talk to the same stub servers on 127.0.0.1 (``constructs_pkg.local.stubs``),
 each answering a request after 50 ms; API keys come from Secrets Manager
 served by moto in server mode; the summaries are written to DynamoDB Local, which the benchmark starts itself
 (constructs_pkg.local's launcher) with one table per side, both of the same
@@ -44,7 +44,6 @@ import math
 import os
 import statistics
 import subprocess
-import sys
 import time
 import urllib.request
 from collections.abc import Callable, Iterator, Mapping
@@ -59,20 +58,15 @@ from botocore.config import Config
 
 from constructs_pkg.local.dynamodb_local import running_dynamodb_local
 from constructs_pkg.local.runner import running_moto_server
+from constructs_pkg.local.stubs.anthropic import API_KEY as ANTHROPIC_KEY
+from constructs_pkg.local.stubs.anthropic import AnthropicStub, summary_of
+from constructs_pkg.local.stubs.pinecone import API_KEY as PINECONE_KEY
+from constructs_pkg.local.stubs.pinecone import PineconeStub
+from constructs_pkg.local.stubs.voyage import API_KEY as VOYAGE_KEY
+from constructs_pkg.local.stubs.voyage import DEFAULT_DIMENSIONS, VoyageStub, embedding_of
 from lambda_src.providers.pinecone import PINECONE_API_VERSION, PINECONE_MAX_UPSERT_BYTES, PINECONE_MAX_UPSERT_VECTORS
 from lambda_src.providers.voyage import VOYAGE_MAX_TEXTS_PER_REQUEST, VOYAGE_TOKENS_PER_REQUEST
 from lambda_src.summary_enricher.config import DEFAULT_PROMPT
-
-ROOT = Path(__file__).resolve().parent.parent
-# The stubs import each other as `stubs.*`, as the tests see them with tests/ on the path.
-sys.path.insert(0, str(ROOT / "tests"))
-
-from stubs.anthropic import API_KEY as ANTHROPIC_KEY  # noqa: E402
-from stubs.anthropic import AnthropicStub, summary_of  # noqa: E402
-from stubs.pinecone import API_KEY as PINECONE_KEY  # noqa: E402
-from stubs.pinecone import PineconeStub  # noqa: E402
-from stubs.voyage import API_KEY as VOYAGE_KEY  # noqa: E402
-from stubs.voyage import DEFAULT_DIMENSIONS, VoyageStub, embedding_of  # noqa: E402
 
 __all__ = ["main"]
 
@@ -225,6 +219,9 @@ class NaiveSummary:
                 UpdateExpression="SET aiSummary = :s",
                 ExpressionAttributeValues={":s": summary.content[0].text},  # type: ignore[union-attr]
             )
+
+
+ROOT = Path(__file__).resolve().parent.parent
 
 
 # --- the loopback world --------------------------------------------------------------------------------------------

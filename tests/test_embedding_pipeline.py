@@ -21,14 +21,14 @@ from typing import Any, ClassVar
 import boto3
 import pytest
 from moto.server import ThreadedMotoServer
-from stubs.bedrock_titan import MODEL_ID, TitanStub, titan_error
-from stubs.pinecone import API_KEY as PINECONE_KEY
-from stubs.pinecone import PineconeStub, pinecone_error
-from stubs.s3_vectors import S3VectorsStub, s3_vectors_error
-from stubs.server import Reply
-from stubs.voyage import API_KEY as VOYAGE_KEY
-from stubs.voyage import DEFAULT_DIMENSIONS, VoyageStub, embedding_of
 
+from constructs_pkg.local.stubs.bedrock_titan import MODEL_ID, TitanStub, titan_error
+from constructs_pkg.local.stubs.pinecone import API_KEY as PINECONE_KEY
+from constructs_pkg.local.stubs.pinecone import PineconeStub, pinecone_error
+from constructs_pkg.local.stubs.s3_vectors import S3VectorsStub, s3_vectors_error
+from constructs_pkg.local.stubs.server import Reply
+from constructs_pkg.local.stubs.voyage import API_KEY as VOYAGE_KEY
+from constructs_pkg.local.stubs.voyage import DEFAULT_DIMENSIONS, VoyageStub, embedding_of
 from lambda_src.embedding_pipeline import ConfigError, PipelineConfig, float32_values, vector_id, vector_metadata
 from lambda_src.embedding_pipeline.config import PineconeConfig, VoyageConfig
 from lambda_src.providers import Vector

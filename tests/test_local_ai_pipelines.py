@@ -1,45 +1,78 @@
-"""End to end: the SeedAiPipelines example synthesized with bundling, its content table in DynamoDB Local, the local
-stream runner carrying the stream to the bundled embedding pipeline (Voyage -> Pinecone) and summary enricher
-(Anthropic) in-process, the providers served by the stubs on loopback and the API keys by moto's Secrets Manager."""
+"""End to end: the content AI examples synthesized with bundling, their table in DynamoDB Local, the local stream
+runner carrying the stream to the bundled embedding pipeline and summary enricher in-process, each provider served by
+its stub on loopback (``constructs_pkg.local.providers``, as ``run`` sets them up) and the API keys by moto's Secrets
+Manager: SeedAiPipelines (Voyage, Pinecone, Anthropic) and AwsNativeAiPipelines (Titan, S3 Vectors, Claude on
+Bedrock, both behind one Bedrock endpoint)."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
 from conftest import synth_like_app
 from dynamodb_local import DynamoDBLocal
-from stubs.anthropic import API_KEY as ANTHROPIC_KEY
-from stubs.anthropic import AnthropicStub, summary_of
-from stubs.pinecone import API_KEY as PINECONE_KEY
-from stubs.pinecone import PineconeStub
-from stubs.voyage import API_KEY as VOYAGE_KEY
-from stubs.voyage import VoyageStub, embedding_of
 
+from constructs_pkg.local.__main__ import main
 from constructs_pkg.local.assembly import LocalApp
+from constructs_pkg.local.providers import ProviderSetup, local_providers
 from constructs_pkg.local.runner import LocalRunner, running_moto_server
-from examples.content_ai.stack import SeedAiPipelinesStack
+from constructs_pkg.local.stubs.anthropic import AnthropicStub, summary_of
+from constructs_pkg.local.stubs.bedrock_claude import BedrockClaudeStub
+from constructs_pkg.local.stubs.bedrock_titan import TitanStub
+from constructs_pkg.local.stubs.pinecone import PineconeStub
+from constructs_pkg.local.stubs.s3_vectors import S3VectorsStub
+from constructs_pkg.local.stubs.voyage import VoyageStub, embedding_of
+from examples.content_ai.stack import AwsNativeAiPipelinesStack, SeedAiPipelinesStack
 
 TABLE = "MyApp3CE31C26"
 NAMESPACE = "content"
 PROMPT = "Summarize in one sentence: {text}"
+ARTICLES = {
+    "CONTENT#1": ("Streams", "DynamoDB Streams record every item change."),
+    "CONTENT#2": ("Lambda", "Lambda polls the stream and calls a function."),
+    "CONTENT#3": ("Vectors", "Embeddings place similar texts close together."),
+}
+PROFILE = {"PK": {"S": "SITE#1"}, "SK": {"S": "PROFILE"}, "body": {"S": "not content"}}
 
 
 @pytest.fixture(scope="module")
-def seed_app(tmp_path_factory: pytest.TempPathFactory) -> LocalApp:
+def assembly(tmp_path_factory: pytest.TempPathFactory) -> Path:
     outdir = tmp_path_factory.mktemp("cdk.out")
     # The Anthropic layer is installed by pip, as `cdk synth` would.
     app = synth_like_app(outdir)
     SeedAiPipelinesStack(app, "SeedAiPipelines")
+    AwsNativeAiPipelinesStack(app, "AwsNativeAiPipelines")
     app.synth()
-    return LocalApp.from_assembly(outdir, ["SeedAiPipelines"])
+    return outdir
 
 
 @pytest.fixture(scope="module")
 def moto_endpoint() -> Iterator[str]:
     with running_moto_server() as endpoint:
         yield endpoint
+
+
+def _runner(app: LocalApp, providers: ProviderSetup, database: DynamoDBLocal, moto: str, prefix: str) -> LocalRunner:
+    runner = LocalRunner(
+        app,
+        database.endpoint_url,
+        moto,
+        secretsmanager_endpoint=moto,
+        table_prefix=prefix,
+        environment_overrides=providers.environment,
+        secret_values=providers.secret_values,
+    )
+    runner.create_tables()
+    runner.start()
+    return runner
+
+
+def _write_articles(runner: LocalRunner) -> None:
+    for sk, (title, body) in ARTICLES.items():
+        runner.dynamodb_client.put_item(TableName=runner.table_names[TABLE], Item=_content(sk, title, body))
+    runner.dynamodb_client.put_item(TableName=runner.table_names[TABLE], Item=PROFILE)
 
 
 def _content(sk: str, title: str, body: str) -> dict[str, Any]:
@@ -57,71 +90,41 @@ def _items(runner: LocalRunner) -> dict[str, dict[str, Any]]:
     return {item["SK"]["S"]: item for item in items}
 
 
-def _fill_in_secrets(runner: LocalRunner) -> None:
-    """Put the stubs' keys in the secrets the stack creates, as an operator does after deploying."""
-    assert runner.secrets_client is not None
-    keys = {"Voyage": VOYAGE_KEY, "Pinecone": PINECONE_KEY, "Anthropic": ANTHROPIC_KEY}
-    filled = []
-    for logical_id, (_, arn) in runner.resources.items():
-        for provider, key in keys.items():
-            if provider in logical_id:
-                runner.secrets_client.put_secret_value(SecretId=arn, SecretString=key)
-                filled.append(provider)
-    assert sorted(filled) == sorted(keys)
-
-
 def test_seed_pipelines_embed_and_summarize_content_items_only(
-    seed_app: LocalApp, dynamodb_local: DynamoDBLocal, moto_endpoint: str
+    assembly: Path, dynamodb_local: DynamoDBLocal, moto_endpoint: str
 ) -> None:
-    with VoyageStub() as voyage, PineconeStub() as pinecone, AnthropicStub() as anthropic:
-        # GIVEN the stack's tables and functions, the providers pointed at the stubs and the keys filled in
-        runner = LocalRunner(
-            seed_app,
-            dynamodb_local.endpoint_url,
-            moto_endpoint,
-            secretsmanager_endpoint=moto_endpoint,
-            table_prefix="seed-ai-",
-            environment_overrides={
-                "VOYAGE_BASE_URL": voyage.url,
-                "PINECONE_INDEX_HOST": pinecone.url,
-                "ANTHROPIC_BASE_URL": anthropic.url,
-            },
-        )
-        runner.create_tables()
-        runner.start()
-        _fill_in_secrets(runner)
+    app = LocalApp.from_assembly(assembly, ["SeedAiPipelines"])
+    with local_providers(app) as providers:
+        # GIVEN the stack's tables and functions, every provider a stub, the stubs' keys in the stack's secrets
+        assert sorted(providers.used) == ["anthropic", "pinecone", "voyage"] and not providers.real
+        voyage, pinecone, anthropic = (providers.stubs[name] for name in ("voyage", "pinecone", "anthropic"))
+        assert isinstance(voyage, VoyageStub) and isinstance(pinecone, PineconeStub)
+        assert isinstance(anthropic, AnthropicStub)
+        runner = _runner(app, providers, dynamodb_local, moto_endpoint, "seed-ai-")
         table, client = runner.table_names[TABLE], runner.dynamodb_client
-        articles = {
-            "CONTENT#1": ("Streams", "DynamoDB Streams record every item change."),
-            "CONTENT#2": ("Lambda", "Lambda polls the stream and calls a function."),
-            "CONTENT#3": ("Vectors", "Embeddings place similar texts close together."),
-        }
-        for sk, (title, body) in articles.items():
-            client.put_item(TableName=table, Item=_content(sk, title, body))
-        profile = {"PK": {"S": "SITE#1"}, "SK": {"S": "PROFILE"}, "body": {"S": "not content"}}
-        client.put_item(TableName=table, Item=profile)
+        _write_articles(runner)
 
         # WHEN the runner carries the stream to both functions until nothing moves
         stats = runner.run_until_idle(timeout=30)
 
         # THEN each content item has one vector (id PK#SK, its title and createdAt) and a summary written back...
         vectors = pinecone.vectors(NAMESPACE)
-        assert sorted(vectors) == [f"SITE#1#{sk}" for sk in articles]
-        for sk, (title, body) in articles.items():
+        assert sorted(vectors) == [f"SITE#1#{sk}" for sk in ARTICLES]
+        for sk, (title, body) in ARTICLES.items():
             stored = vectors[f"SITE#1#{sk}"]
             assert stored["metadata"] == {"title": title, "createdAt": "2026-11-21T10:00:00Z"}
             assert stored["values"] == pytest.approx(embedding_of(body, 1024), abs=1e-6)
         items = _items(runner)
-        for sk, (_, body) in articles.items():
+        for sk, (_, body) in ARTICLES.items():
             assert items[sk]["aiSummary"] == {"S": summary_of(PROMPT.format(text=body))}
         # ... the other item is untouched and reached no provider...
-        assert items["PROFILE"] == profile
+        assert items["PROFILE"] == PROFILE
         sent = [text for texts in voyage.inputs() for text in texts] + anthropic.prompts()
         assert not any("not content" in text for text in sent)
         assert not any("PROFILE" in key for invocation in stats.invocations for key in invocation.keys)
         # ... and the summaries' own write-backs (MODIFY records) asked for no further summary or embedding
-        assert sorted(anthropic.prompts()) == sorted(PROMPT.format(text=body) for _, body in articles.values())
-        assert sorted(text for texts in voyage.inputs() for text in texts) == sorted(b for _, b in articles.values())
+        assert sorted(anthropic.prompts()) == sorted(PROMPT.format(text=body) for _, body in ARTICLES.values())
+        assert sorted(text for texts in voyage.inputs() for text in texts) == sorted(b for _, b in ARTICLES.values())
         assert stats.on_failure_messages == [] and stats.failed_invocations == 0
 
         # WHEN one body is rewritten, another item's title alone changes and a third item is deleted
@@ -151,9 +154,87 @@ def test_seed_pipelines_embed_and_summarize_content_items_only(
         assert [text for texts in voyage.inputs()[embeddings_before:] for text in texts] == [new_body]
         # ... the retitled one only has its metadata updated, its summary kept...
         assert vectors["SITE#1#CONTENT#2"]["metadata"]["title"] == "AWS Lambda"
-        assert vectors["SITE#1#CONTENT#2"]["values"] == pytest.approx(embedding_of(articles["CONTENT#2"][1], 1024))
-        assert items["CONTENT#2"]["aiSummary"] == {"S": summary_of(PROMPT.format(text=articles["CONTENT#2"][1]))}
+        assert vectors["SITE#1#CONTENT#2"]["values"] == pytest.approx(embedding_of(ARTICLES["CONTENT#2"][1], 1024))
+        assert items["CONTENT#2"]["aiSummary"] == {"S": summary_of(PROMPT.format(text=ARTICLES["CONTENT#2"][1]))}
         assert len(pinecone.requests_to(PineconeStub.UPDATE)) >= 1
         # ... and the deleted one's vector is gone
         assert sorted(vectors) == ["SITE#1#CONTENT#1", "SITE#1#CONTENT#2"]
         assert stats.on_failure_messages == [] and stats.failed_invocations == 0
+
+
+def test_aws_native_pipelines_embed_with_titan_into_s3_vectors_and_summarize_with_claude_on_bedrock(
+    assembly: Path, dynamodb_local: DynamoDBLocal, moto_endpoint: str
+) -> None:
+    app = LocalApp.from_assembly(assembly, ["AwsNativeAiPipelines"])
+    with local_providers(app) as providers:
+        # GIVEN the stack's tables and functions, Titan and Claude behind one Bedrock endpoint, S3 Vectors stubbed
+        assert sorted(providers.used) == ["bedrock", "s3vectors"] and not providers.secret_values
+        (titan,) = (stub for stub in providers.bedrock_models.values() if isinstance(stub, TitanStub))
+        (claude,) = (stub for stub in providers.bedrock_models.values() if isinstance(stub, BedrockClaudeStub))
+        vectors_stub = providers.stubs["s3vectors"]
+        assert isinstance(vectors_stub, S3VectorsStub)
+        (index,) = vectors_stub.indexes
+        runner = _runner(app, providers, dynamodb_local, moto_endpoint, "aws-native-ai-")
+        _write_articles(runner)
+
+        # WHEN the runner carries the stream to both functions until nothing moves
+        stats = runner.run_until_idle(timeout=30)
+
+        # THEN each content item has one vector (key PK#SK, its title and createdAt) and a summary written back...
+        vectors = vectors_stub.indexes[index]
+        assert index[1] == "vectors" and sorted(vectors) == [f"SITE#1#{sk}" for sk in ARTICLES]
+        for sk, (title, body) in ARTICLES.items():
+            stored = vectors[f"SITE#1#{sk}"]
+            assert stored["metadata"] == {"title": title, "createdAt": "2026-11-21T10:00:00Z"}
+            assert stored["float32"] == pytest.approx(embedding_of(body, 1024), abs=1e-6)
+        items = _items(runner)
+        for sk, (_, body) in ARTICLES.items():
+            assert items[sk]["aiSummary"] == {"S": summary_of(PROMPT.format(text=body))}
+        # ... each model was asked once per content item, through its own model id, and the profile reached none
+        assert sorted(titan.texts()) == sorted(body for _, body in ARTICLES.values())
+        assert sorted(claude.prompts()) == sorted(PROMPT.format(text=body) for _, body in ARTICLES.values())
+        assert set(claude.model_ids()) == {app.functions[_summarizer(app)].environment["MODEL_ID"]}
+        assert items["PROFILE"] == PROFILE
+        assert stats.on_failure_messages == [] and stats.failed_invocations == 0
+
+        # WHEN an item is deleted
+        runner.dynamodb_client.delete_item(
+            TableName=runner.table_names[TABLE], Key={"PK": {"S": "SITE#1"}, "SK": {"S": "CONTENT#3"}}
+        )
+        runner.run_until_idle(timeout=30)
+
+        # THEN its vector is gone and no model was called again
+        assert sorted(vectors) == ["SITE#1#CONTENT#1", "SITE#1#CONTENT#2"]
+        assert len(titan.texts()) == len(claude.prompts()) == len(ARTICLES)
+
+
+def _summarizer(app: LocalApp) -> str:
+    (logical_id,) = (lid for lid, spec in app.functions.items() if spec.environment.get("SUMMARY_PROVIDER"))
+    return logical_id
+
+
+def test_the_cli_runs_the_seed_pipelines_with_every_provider_stubbed(
+    assembly: Path, dynamodb_local: DynamoDBLocal, moto_endpoint: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # GIVEN the stack's table, made beforehand, holding the articles
+    app = LocalApp.from_assembly(assembly, ["SeedAiPipelines"])
+    runner = LocalRunner(app, dynamodb_local.endpoint_url, table_prefix="cli-ai-")
+    runner.create_tables()
+    _write_articles(runner)
+
+    # WHEN `run` carries its stream (from TRIM_HORIZON, as the template says) until quiet, with no --real provider
+    status = main(
+        ["run", "--app", str(assembly), "--stack", "SeedAiPipelines", "--dynamodb-endpoint",
+         dynamodb_local.endpoint_url, "--sqs-endpoint", moto_endpoint, "--no-create-tables", "--table-prefix",
+         "cli-ai-", "--until-idle", "0.5"]
+    )  # fmt: skip
+
+    # THEN it said where each provider's calls went, and every content item got its summary with no failure
+    out = capsys.readouterr().out
+    assert status == 0
+    for provider in ("anthropic", "pinecone", "voyage"):
+        assert f"AI provider {provider}: a stub at http://127.0.0.1:" in out
+    items = _items(runner)
+    for sk, (_, body) in ARTICLES.items():
+        assert items[sk]["aiSummary"] == {"S": summary_of(PROMPT.format(text=body))}
+    assert "0 failed" in out and out.rstrip().endswith("0 sent to on-failure destinations")

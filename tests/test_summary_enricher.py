@@ -19,11 +19,11 @@ from typing import Any
 import boto3
 import pytest
 from dynamodb_local import DynamoDBLocal, StreamReader, lambda_event
-from stubs.anthropic import API_KEY, AnthropicStub, summary_of
-from stubs.bedrock_claude import BedrockClaudeStub
-from stubs.server import Reply
 
 from constructs_pkg.local.runner import running_moto_server
+from constructs_pkg.local.stubs.anthropic import API_KEY, AnthropicStub, summary_of
+from constructs_pkg.local.stubs.bedrock_claude import BedrockClaudeStub
+from constructs_pkg.local.stubs.server import Reply
 from lambda_src.providers import FinalProviderError, ProviderError, RetryableProviderError, secrets
 from lambda_src.providers.anthropic_messages import AnthropicMessages
 from lambda_src.providers.bedrock_claude import BedrockClaude

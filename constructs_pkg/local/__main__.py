@@ -1,8 +1,9 @@
 """``python -m constructs_pkg.local``: run a CDK app's stream pipelines on this machine, or redrive failed batches.
 
-``run`` synthesizes the app (or reads a cdk.out), creates its tables in DynamoDB Local, starts moto for SQS and SNS,
-and carries every DynamoDB event source mapping's stream to its handler in this process until interrupted, or until
-the streams have been quiet for ``--until-idle`` seconds. ``demo`` does the same for the BasicFlow example, writes a
+``run`` synthesizes the app (or reads a cdk.out), creates its tables in DynamoDB Local, starts moto for SQS, SNS, S3
+and Secrets Manager and a stub for each AI provider the functions call (or lets ``--real`` ones through), and carries
+every DynamoDB event source mapping's stream to its handler in this process until interrupted, or until the streams
+have been quiet for ``--until-idle`` seconds. ``demo`` does the same for the BasicFlow example, writes a
 few orders itself, and prints each step and what reached the summaries table.
 """
 
@@ -20,6 +21,8 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
+
+from constructs_pkg.local.providers import PROVIDERS
 
 __all__ = ["main"]
 
@@ -69,6 +72,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         help="create the app's tables first; --no-create-tables to use existing ones (Default: create)",
     )
     run.add_argument("--table-prefix", default="", help="put before every table and queue name (Default: none)")
+    run.add_argument(
+        "--real",
+        action="append",
+        default=[],
+        choices=PROVIDERS,
+        metavar="PROVIDER",
+        help=f"call this AI provider for real instead of its local stub; repeat for more ({', '.join(PROVIDERS)}). "
+        "Voyage, Pinecone and Anthropic take their API key from VOYAGE_API_KEY, PINECONE_API_KEY and "
+        "ANTHROPIC_API_KEY; Bedrock and S3 Vectors use boto3's default credentials and region (Default: - every "
+        "provider the functions use is stubbed on loopback, with the stubs' keys in their secrets)",
+    )
     run.set_defaults(handler=_run)
     demo = commands.add_parser(
         "demo",
@@ -100,6 +114,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 def _run(args: argparse.Namespace) -> int:
     from constructs_pkg.local.assembly import LocalApp
     from constructs_pkg.local.dynamodb_local import running_dynamodb_local
+    from constructs_pkg.local.providers import local_providers
     from constructs_pkg.local.runner import LocalRunner, RunStats, running_moto_server
 
     with contextlib.ExitStack() as resources:
@@ -111,6 +126,12 @@ def _run(args: argparse.Namespace) -> int:
         )
         for warning in app.warnings:
             _say(f"warning: {warning}")
+        try:
+            providers = resources.enter_context(local_providers(app, args.real))
+        except ValueError as error:
+            raise SystemExit(f"--real: {error}") from None
+        for line in providers.describe():
+            _say(f"AI provider {line}")
         dynamodb_endpoint = args.dynamodb_endpoint
         if dynamodb_endpoint is None:
             _say("starting DynamoDB Local ...")
@@ -131,6 +152,8 @@ def _run(args: argparse.Namespace) -> int:
             s3_endpoint=sqs_endpoint,
             secretsmanager_endpoint=sqs_endpoint,
             table_prefix=args.table_prefix,
+            environment_overrides=providers.environment,
+            secret_values=providers.secret_values,
         )
         if args.create_tables:
             runner.create_tables()

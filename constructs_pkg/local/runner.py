@@ -565,7 +565,10 @@ class LocalRunner:
     several runs. ``clock`` (Default: ``time.time``) is the wall clock record ages are measured against.
     ``environment_overrides`` (Default: - none) are set on top of every function's environment (the template's
     variables, the runtime's and the local endpoints) whenever it is invoked: point a provider at a local stub with
-    them, e.g. ``{"VOYAGE_BASE_URL": "http://127.0.0.1:8001"}``.
+    them, e.g. ``{"VOYAGE_BASE_URL": "http://127.0.0.1:8001"}``. ``secret_values`` (Default: - none) are the
+    values of the secrets the functions' variables refer to, by variable name, e.g. ``{"VOYAGE_API_KEY_SECRET_ARN":
+    key}``; a secret none names holds the template's SecretString, else "local-secret".
+    ``constructs_pkg.local.providers.local_providers`` makes both for the app's AI providers.
     """
 
     def __init__(
@@ -580,9 +583,11 @@ class LocalRunner:
         table_prefix: str = "",
         clock: Callable[[], float] = time.time,
         environment_overrides: Mapping[str, str] | None = None,
+        secret_values: Mapping[str, str] | None = None,
     ) -> None:
         self.app = app
         self.environment_overrides = dict(environment_overrides or {})
+        self.secret_values = dict(secret_values or {})
         self.clock = clock
         self.stats = RunStats()
         self.table_names = {logical_id: table_prefix + table.name for logical_id, table in app.tables.items()}
@@ -719,7 +724,7 @@ class LocalRunner:
             if isinstance(value, TableRef):
                 environment[name] = self.table_names[value.logical_id]
             elif isinstance(value, ResourceRef):
-                resolved = self._resource_value(value)
+                resolved = self._resource_value(value, name)
                 if resolved is None:
                     _logger.warning(
                         "%s: no local %s endpoint; environment %s left out", spec.logical_id, value.kind, name
@@ -782,8 +787,11 @@ class LocalRunner:
         key = f"aws/lambda/{mapping_uuid}/{shard_id}/{now:%Y/%m/%d}/{now:%Y-%m-%dT%H.%M.%S}-{uuid.uuid4()}"
         self.s3_client.put_object(Bucket=bucket, Key=key, Body=json.dumps({**message, "payload": event}).encode())
 
-    def _resource_value(self, ref: ResourceRef) -> str | None:
-        """What ``Ref`` or ``Fn::GetAtt`` gives for a queue, topic or secret, after creating it; None: no endpoint."""
+    def _resource_value(self, ref: ResourceRef, variable: str) -> str | None:
+        """What ``Ref`` or ``Fn::GetAtt`` gives for a queue, topic or secret, after creating it; None: no endpoint.
+
+        ``variable`` is the environment variable that refers to it: it picks the secret's value in ``secret_values``.
+        """
         if ref.kind == "sqs" and self.sqs_client is not None:
             name, queue_url = self._queue(ref.logical_id, ref.name)
             # Ref and QueueUrl give the URL: https://docs.aws.amazon.com/AWSCloudFormation/latest/TemplateReference/aws-resource-sqs-queue.html
@@ -797,12 +805,14 @@ class LocalRunner:
             # Ref and TopicArn give the ARN: https://docs.aws.amazon.com/AWSCloudFormation/latest/TemplateReference/aws-resource-sns-topic.html
             return name if ref.attribute == "TopicName" else topic_arn
         if ref.kind == "secret" and self.secrets_client is not None:
+            value = self.secret_values.get(variable)
             if ref.logical_id not in self.resources:
                 name = self._table_prefix + ref.name
-                secret_arn = self.secrets_client.create_secret(
-                    Name=name, SecretString=ref.secret_string if ref.secret_string is not None else LOCAL_SECRET_VALUE
-                )["ARN"]
+                template_value = ref.secret_string if ref.secret_string is not None else LOCAL_SECRET_VALUE
+                secret_arn = self.secrets_client.create_secret(Name=name, SecretString=value or template_value)["ARN"]
                 self.resources[ref.logical_id] = (name, secret_arn)
+            elif value is not None:
+                self.secrets_client.put_secret_value(SecretId=self.resources[ref.logical_id][1], SecretString=value)
             # Ref and Id give the ARN: https://docs.aws.amazon.com/AWSCloudFormation/latest/TemplateReference/aws-resource-secretsmanager-secret.html
             return self.resources[ref.logical_id][1]
         return None

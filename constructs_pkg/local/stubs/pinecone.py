@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from stubs.server import Reply, Request, StubServer
+from constructs_pkg.local.stubs.server import Reply, Request, StubServer
 
 __all__ = ["API_KEY", "API_VERSION", "PineconeStub", "pinecone_error"]
 
@@ -67,7 +67,7 @@ class PineconeStub(StubServer):
                 return pinecone_error(401, "Invalid API Key")
             if request.headers.get("x-pinecone-api-version") != API_VERSION:
                 return pinecone_error(400, f"X-Pinecone-Api-Version must be {API_VERSION} for this stub")
-            return route(request.json(), request)  # type: ignore[no-any-return]
+            return route(request.json(), request)
 
         return checked
 
@@ -99,7 +99,7 @@ class PineconeStub(StubServer):
         metadata = body.get("setMetadata", {})
         if not _flat(metadata):
             return pinecone_error(400, "Metadata values must be strings, numbers, booleans or lists of strings.")
-        stored = self.namespaces.get(body.get("namespace", ""), {}).get(body.get("id"))
+        stored = self.namespaces.get(body.get("namespace", ""), {}).get(str(body.get("id", "")))
         if stored is not None:
             # setMetadata sets the fields it names and keeps the others.
             stored["metadata"] = {**stored["metadata"], **metadata}

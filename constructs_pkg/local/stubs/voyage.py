@@ -15,7 +15,7 @@ import math
 import random
 from typing import Any
 
-from stubs.server import Reply, Request, StubServer
+from constructs_pkg.local.stubs.server import Reply, Request, StubServer
 
 __all__ = ["API_KEY", "DEFAULT_DIMENSIONS", "VoyageStub", "embedding_of", "voyage_error"]
 

@@ -19,8 +19,8 @@ from collections import deque
 from typing import Any
 from urllib.parse import unquote
 
-from stubs.server import Reply, Request, StubServer
-from stubs.voyage import embedding_of
+from constructs_pkg.local.stubs.server import Reply, Request, StubServer
+from constructs_pkg.local.stubs.voyage import embedding_of
 
 __all__ = ["MODEL_ID", "TitanStub", "titan_error"]
 

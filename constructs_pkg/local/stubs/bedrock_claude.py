@@ -14,8 +14,8 @@ import re
 from typing import Any
 from urllib.parse import unquote
 
-from stubs.anthropic import PromptFaults, message_body, prompt_of
-from stubs.server import Reply, Request, StubServer
+from constructs_pkg.local.stubs.anthropic import PromptFaults, message_body, prompt_of
+from constructs_pkg.local.stubs.server import Reply, Request, StubServer
 
 __all__ = ["BEDROCK_ANTHROPIC_VERSION", "BedrockClaudeStub", "bedrock_error"]
 

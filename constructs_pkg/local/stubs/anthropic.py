@@ -15,7 +15,7 @@ import time
 from collections import deque
 from typing import Any
 
-from stubs.server import Reply, Request, StubServer
+from constructs_pkg.local.stubs.server import Reply, Request, StubServer
 
 __all__ = ["API_KEY", "AnthropicStub", "PromptFaults", "anthropic_error", "message_body", "prompt_of", "summary_of"]
 

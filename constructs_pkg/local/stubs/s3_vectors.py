@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from stubs.server import Reply, Request, StubServer
+from constructs_pkg.local.stubs.server import Reply, Request, StubServer
 
 __all__ = ["S3VectorsStub", "s3_vectors_error"]
 
@@ -32,17 +32,18 @@ class S3VectorsStub(StubServer):
     def __init__(self) -> None:
         super().__init__()
         self.indexes: dict[tuple[str, str], dict[str, dict[str, Any]]] = {}
-        self._dimensions: dict[tuple[str, str], int] = {}
+        self._dimensions: dict[tuple[str, str], int | None] = {}
         self.route("POST", self.PUT, self._put)
         self.route("POST", self.DELETE, self._delete)
 
-    def create_index(self, bucket: str, index: str, dimension: int) -> None:
+    def create_index(self, bucket: str, index: str, dimension: int | None) -> None:
+        """A new empty index; ``dimension`` None: the first vector put sets it."""
         self.indexes[(bucket, index)] = {}
         self._dimensions[(bucket, index)] = dimension
 
     def _index(self, body: dict[str, Any]) -> tuple[str, str] | None:
         name = (body.get("vectorBucketName"), body.get("indexName"))
-        return name if name in self.indexes else None  # type: ignore[return-value]
+        return name if name in self.indexes else None
 
     def _put(self, request: Request) -> Reply:
         body = request.json()
@@ -54,12 +55,17 @@ class S3VectorsStub(StubServer):
             return s3_vectors_error(413, "ValidationException", "The request payload exceeds 20 MiB")
         if not isinstance(vectors, list) or not 1 <= len(vectors) <= 500:
             return s3_vectors_error(400, "ValidationException", "vectors must hold 1 to 500 vectors")
+        dimension = self._dimensions[index]
         for vector in vectors:
             key, values = vector.get("key"), vector.get("data", {}).get("float32")
             if not isinstance(key, str) or not 1 <= len(key) <= 1_024:
                 return s3_vectors_error(400, "ValidationException", "key must be 1 to 1024 characters")
-            if not isinstance(values, list) or len(values) != self._dimensions[index]:
+            if not isinstance(values, list):
+                return s3_vectors_error(400, "ValidationException", "data must hold float32 values")
+            dimension = dimension or len(values)
+            if len(values) != dimension:
                 return s3_vectors_error(400, "ValidationException", "The vector's dimension does not match the index")
+        self._dimensions[index] = dimension
         for vector in vectors:
             self.indexes[index][vector["key"]] = {
                 "float32": vector["data"]["float32"],

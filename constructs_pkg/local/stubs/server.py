@@ -17,7 +17,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+from typing import Any, Self
 
 __all__ = ["Reply", "Request", "StubServer"]
 
@@ -91,7 +91,7 @@ class StubServer:
         # shutdown() waits for the loop's next poll, half a second by default: per stub, per test.
         self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
 
-    def __enter__(self) -> StubServer:
+    def __enter__(self) -> Self:
         self._thread.start()
         return self
 

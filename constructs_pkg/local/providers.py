@@ -1,0 +1,177 @@
+"""The AI providers a local run's functions call: each one a stub on loopback, or the real service with your keys.
+
+The providers are read from the functions' environments as the constructs set them (EMBEDDING_PROVIDER,
+VECTOR_STORE, SUMMARY_PROVIDER). A stubbed provider (``constructs_pkg.local.stubs``) gets its endpoint variable set
+on every function and its stub key put in the function's secret. A real one is reached as deployed: Voyage, Pinecone
+and Anthropic with the API key from the runner's own environment (``VOYAGE_API_KEY``, ``PINECONE_API_KEY``,
+``ANTHROPIC_API_KEY``) put in the function's local secret; Bedrock and S3 Vectors with boto3's default credentials
+and region, handed to the functions (their DynamoDB, SQS and Secrets Manager calls stay local).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from collections.abc import Collection, Iterator, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from constructs_pkg.local.assembly import LocalApp
+from constructs_pkg.local.stubs import anthropic, pinecone, voyage
+from constructs_pkg.local.stubs.anthropic import AnthropicStub
+from constructs_pkg.local.stubs.bedrock_claude import BedrockClaudeStub
+from constructs_pkg.local.stubs.bedrock_router import BedrockRouter
+from constructs_pkg.local.stubs.bedrock_titan import TitanStub
+from constructs_pkg.local.stubs.pinecone import PineconeStub
+from constructs_pkg.local.stubs.s3_vectors import S3VectorsStub
+from constructs_pkg.local.stubs.server import StubServer
+from constructs_pkg.local.stubs.voyage import VoyageStub
+
+__all__ = ["KEY_VARIABLES", "PROVIDERS", "ProviderSetup", "local_providers", "providers_used"]
+
+PROVIDERS = ("voyage", "pinecone", "anthropic", "bedrock", "s3vectors")
+# Provider -> the variable naming its API key's secret in a function's environment, and the stub's key.
+_SECRET_VARIABLES = {
+    "voyage": ("VOYAGE_API_KEY_SECRET_ARN", voyage.API_KEY),
+    "pinecone": ("PINECONE_API_KEY_SECRET_ARN", pinecone.API_KEY),
+    "anthropic": ("ANTHROPIC_API_KEY_SECRET_ARN", anthropic.API_KEY),
+}
+# The variable of the runner's environment that holds a real provider's API key.
+KEY_VARIABLES = {"voyage": "VOYAGE_API_KEY", "pinecone": "PINECONE_API_KEY", "anthropic": "ANTHROPIC_API_KEY"}
+# What each construct variable's value means: (variable, value) -> provider.
+_CHOICES = {
+    ("EMBEDDING_PROVIDER", "voyage"): "voyage",
+    ("EMBEDDING_PROVIDER", "titan"): "bedrock",
+    ("VECTOR_STORE", "pinecone"): "pinecone",
+    ("VECTOR_STORE", "s3vectors"): "s3vectors",
+    ("SUMMARY_PROVIDER", "anthropic"): "anthropic",
+    ("SUMMARY_PROVIDER", "bedrock"): "bedrock",
+}
+
+
+@dataclass
+class ProviderSetup:
+    """How the functions reach their providers: ``environment`` for every function (``LocalRunner``'s
+    ``environment_overrides``), ``secret_values`` by secret variable (its ``secret_values``), the running ``stubs``
+    by provider (Bedrock's is the router; its models' stubs are ``bedrock_models``), and which providers are ``real``.
+    """
+
+    used: frozenset[str]
+    real: frozenset[str]
+    environment: dict[str, str] = field(default_factory=dict)
+    secret_values: dict[str, str] = field(default_factory=dict)
+    stubs: dict[str, StubServer] = field(default_factory=dict)
+    bedrock_models: dict[str, StubServer] = field(default_factory=dict)
+
+    def describe(self) -> list[str]:
+        """One line per provider used: where its calls go."""
+        lines = []
+        for provider in sorted(self.used):
+            if provider in self.real:
+                lines.append(f"{provider}: the real service")
+            else:
+                lines.append(f"{provider}: a stub at {self.stubs[provider].url}")
+        return lines
+
+
+def providers_used(app: LocalApp) -> frozenset[str]:
+    """The providers the app's functions call, by the variables the constructs set."""
+    return frozenset(
+        provider
+        for function in app.functions.values()
+        for (variable, value), provider in _CHOICES.items()
+        if function.environment.get(variable) == value
+    )
+
+
+@contextlib.contextmanager
+def local_providers(
+    app: LocalApp, real: Collection[str] = (), environ: Mapping[str, str] = os.environ
+) -> Iterator[ProviderSetup]:
+    """Stubs for the providers ``app`` uses that are not in ``real``, running until the block ends.
+
+    Raises ValueError for a name not in ``PROVIDERS``, and for a real provider whose API key variable is not set
+    in ``environ`` (Default: the process's environment).
+    """
+    unknown = sorted(set(real) - set(PROVIDERS))
+    if unknown:
+        raise ValueError(f"unknown providers {', '.join(unknown)}: choose from {', '.join(PROVIDERS)}")
+    used = providers_used(app)
+    setup = ProviderSetup(used=used, real=frozenset(real) & used)
+    missing = [
+        KEY_VARIABLES[name] for name in sorted(setup.real & set(KEY_VARIABLES)) if not environ.get(KEY_VARIABLES[name])
+    ]
+    if missing:
+        raise ValueError(f"a real provider needs its API key: set {', '.join(missing)}")
+    with contextlib.ExitStack() as running:
+        for provider in sorted(used):
+            if provider in _SECRET_VARIABLES:
+                variable, stub_key = _SECRET_VARIABLES[provider]
+                setup.secret_values[variable] = environ[KEY_VARIABLES[provider]] if provider in setup.real else stub_key
+        if setup.real & {"bedrock", "s3vectors"}:
+            setup.environment.update(_aws_credentials())
+        stubbed = used - setup.real
+        if "voyage" in stubbed:
+            setup.stubs["voyage"] = running.enter_context(VoyageStub())
+            setup.environment["VOYAGE_BASE_URL"] = setup.stubs["voyage"].url
+        if "pinecone" in stubbed:
+            setup.stubs["pinecone"] = running.enter_context(PineconeStub())
+            setup.environment["PINECONE_INDEX_HOST"] = setup.stubs["pinecone"].url
+        if "anthropic" in stubbed:
+            setup.stubs["anthropic"] = running.enter_context(AnthropicStub())
+            setup.environment["ANTHROPIC_BASE_URL"] = setup.stubs["anthropic"].url
+        if "bedrock" in stubbed:
+            setup.bedrock_models = _bedrock_models(app, running)
+            setup.stubs["bedrock"] = running.enter_context(
+                BedrockRouter({model_id: stub.url for model_id, stub in setup.bedrock_models.items()})
+            )
+            # boto3's per-service endpoint variable: https://docs.aws.amazon.com/sdkref/latest/guide/feature-ss-endpoints.html
+            setup.environment["AWS_ENDPOINT_URL_BEDROCK_RUNTIME"] = setup.stubs["bedrock"].url
+        if "s3vectors" in stubbed:
+            vectors = running.enter_context(S3VectorsStub())
+            for function in app.functions.values():
+                if function.environment.get("VECTOR_STORE") == "s3vectors":
+                    vectors.create_index(
+                        str(function.environment.get("S3_VECTORS_BUCKET")),
+                        str(function.environment.get("S3_VECTORS_INDEX")),
+                        _dimension(function.environment),
+                    )
+            setup.stubs["s3vectors"] = vectors
+            setup.environment["AWS_ENDPOINT_URL_S3VECTORS"] = vectors.url
+        yield setup
+
+
+def _bedrock_models(app: LocalApp, running: contextlib.ExitStack) -> dict[str, StubServer]:
+    """A stub per Bedrock model the functions name: Titan embeddings, and Claude for summaries."""
+    models: dict[str, StubServer] = {}
+    for function in app.functions.values():
+        environment = function.environment
+        titan, claude = str(environment.get("TITAN_MODEL_ID")), str(environment.get("MODEL_ID"))
+        if environment.get("EMBEDDING_PROVIDER") == "titan" and titan not in models:
+            models[titan] = running.enter_context(TitanStub())
+        if environment.get("SUMMARY_PROVIDER") == "bedrock" and claude not in models:
+            models[claude] = running.enter_context(BedrockClaudeStub())
+    return models
+
+
+def _dimension(environment: Mapping[str, Any]) -> int | None:
+    """The embedding's dimension as the function's variables state it; None when they leave it to the model."""
+    text = environment.get("TITAN_DIMENSIONS") or environment.get("VOYAGE_DIMENSIONS")
+    return int(text) if isinstance(text, str) and text.isdigit() else None
+
+
+def _aws_credentials() -> dict[str, str]:
+    """boto3's default credentials and region as a function's environment variables."""
+    import boto3
+
+    session = boto3.session.Session()
+    credentials = session.get_credentials()
+    if credentials is None:
+        raise ValueError("a real Bedrock or S3 Vectors needs AWS credentials: none found by boto3's default chain")
+    frozen = credentials.get_frozen_credentials()
+    environment = {"AWS_ACCESS_KEY_ID": frozen.access_key, "AWS_SECRET_ACCESS_KEY": frozen.secret_key}
+    # Empty when the credentials have none: the runner's placeholder token must not be signed with real keys.
+    environment["AWS_SESSION_TOKEN"] = frozen.token or ""
+    if session.region_name:
+        environment["AWS_REGION"] = environment["AWS_DEFAULT_REGION"] = session.region_name
+    return environment
