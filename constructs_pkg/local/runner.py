@@ -57,6 +57,10 @@ _BUCKET_NAME = re.compile(r"[^a-z0-9.-]")
 # A tumbling window's state may hold 1 MB; a larger one ends the window early:
 # https://docs.aws.amazon.com/lambda/latest/dg/services-ddb-windows.html
 _MAX_WINDOW_STATE_BYTES = 1024 * 1024
+# An invocation's event carries at most 6 MB; a batch being gathered goes out once it holds that much:
+# https://docs.aws.amazon.com/lambda/latest/dg/gettingstarted-limits.html and the batching page linked at _moved.
+_MAX_PAYLOAD_BYTES = 6 * 1024 * 1024
+_EVENT_ENVELOPE_BYTES = len(json.dumps({"Records": []}))
 # A Secrets Manager secret the template generates (GenerateSecretString) gets this value locally.
 LOCAL_SECRET_VALUE = "local-secret"
 
@@ -136,8 +140,9 @@ class _Function:
         self._inline_dir: tempfile.TemporaryDirectory[str] | None = None
         self._sandbox = ModuleSandbox([self._code_dir(), *self.spec.layer_dirs])
 
-    def invoke(self, event: Mapping[str, Any]) -> tuple[str, Any]:
-        """Call the handler; returns the request id and the response, or raises what the handler raised."""
+    def invoke(self, payload: str) -> tuple[str, Any]:
+        """Call the handler with the event ``payload`` (JSON text, as Lambda hands it over); returns the request id and
+        the response, or raises what the handler raised."""
         request_id = str(uuid.uuid4())
         with self._applied(), self._sandbox.entered():
             handler = self._handler or self._load()
@@ -148,8 +153,7 @@ class _Function:
                 aws_request_id=request_id,
                 deadline=time.monotonic() + self.spec.timeout_seconds,
             )
-            # Lambda hands the function JSON, not the runner's objects.
-            return request_id, handler(json.loads(json.dumps(event)), context)
+            return request_id, handler(json.loads(payload), context)
 
     def _load(self) -> Callable[[Any, Any], Any]:
         module_name, _, attribute = self.spec.handler.rpartition(".")
@@ -190,7 +194,11 @@ class _Shard:
     # The last record read (the filtered out included), where a renewed iterator starts after.
     last_sequence: str | None = None
     buffer: list[dict[str, Any]] = field(default_factory=list)
-    buffered_at: float | None = None
+    # When the batching window began: the first record's read, then each completed invocation.
+    gathering_since: float | None = None
+    # The payload of the buffer's first ``sized`` records as one event, counted while a batching window gathers.
+    sized: int = 0
+    sized_bytes: int = 0
     # Since the checkpoint last moved: failed invocations not followed by a bisection (retries), and every invocation,
     # bisected ones included (the on-failure message's approximateInvokeCount).
     retries: int = 0
@@ -203,7 +211,8 @@ class _Shard:
 
     @property
     def finished(self) -> bool:
-        return self.closed and self.iterator is None and not self.buffer and self.window_start is None
+        # A shard never read has no iterator yet either: closed or not, it still has its records to give.
+        return self.started and self.closed and self.iterator is None and not self.buffer and self.window_start is None
 
 
 # Sends an on-failure message; the Lambda event of the discarded batch goes along for the S3 destination's payload.
@@ -288,8 +297,8 @@ class _MappingPoller:
                 stats.records_filtered_out += 1
                 continue
             shard.buffer.append(record)
-        if shard.buffer and shard.buffered_at is None:
-            shard.buffered_at = time.monotonic()
+        if shard.buffer and shard.gathering_since is None:
+            shard.gathering_since = time.monotonic()
         return bool(page["Records"])
 
     def _renewed_iterator(self, shard: _Shard) -> str:
@@ -320,6 +329,10 @@ class _MappingPoller:
             elif shard.buffer and self._batch_ready(shard):
                 dispatched = True
                 self._invoke_head(shard)
+                if shard.invocations:
+                    # The batch failed and waits for its retry or bisection: one attempt a pass, so a batch that
+                    # keeps failing holds up its own shard only, as in Lambda, not every other shard and mapping.
+                    break
             else:
                 break
         return dispatched
@@ -362,7 +375,7 @@ class _MappingPoller:
         event = {"Records": [], **self._window_fields(shard, final=True)}
         error: str | None = None
         try:
-            _request_id, response = self.function.invoke(event)
+            _request_id, response = self.function.invoke(json.dumps(event))
             if not isinstance(response, Mapping) or "state" not in response:
                 error = "the response returned no state"
         except Exception as raised:
@@ -388,12 +401,34 @@ class _MappingPoller:
         return retries >= 0 and shard.retries >= retries
 
     def _batch_ready(self, shard: _Shard) -> bool:
-        # Lambda waits up to MaximumBatchingWindowInSeconds for a full batch; a closed shard has nothing more to wait
-        # for, and a retry (a batch already invoked) goes out at once.
+        # Lambda waits up to MaximumBatchingWindowInSeconds for a full batch (BatchSize records or a 6 MB payload); a
+        # closed shard has nothing more to wait for, and a retry (a batch already invoked) goes out at once.
         if len(shard.buffer) >= self.spec.batch_size or shard.iterator is None or shard.invocations:
             return True
-        waited = time.monotonic() - (shard.buffered_at or time.monotonic())
-        return waited >= self.spec.maximum_batching_window_seconds
+        waited = time.monotonic() - (shard.gathering_since or time.monotonic())
+        if waited >= self.spec.maximum_batching_window_seconds:
+            return True
+        # Each record is sized once, when the window first sees it.
+        for record in shard.buffer[shard.sized :]:
+            shard.sized_bytes += self._record_bytes(record)
+            shard.sized += 1
+        return _EVENT_ENVELOPE_BYTES + shard.sized_bytes >= _MAX_PAYLOAD_BYTES
+
+    def _record_bytes(self, record: Mapping[str, Any]) -> int:
+        """What ``record`` adds to an event's JSON: itself and the separator before it."""
+        return len(json.dumps(lambda_record(record, self.stream_arn))) + len(", ")
+
+    def _within_payload_limit(self, batch: list[dict[str, Any]], event: dict[str, Any]) -> int:
+        """How many records at the head of ``batch`` fit in one invocation's payload with the rest of ``event``."""
+        budget = _MAX_PAYLOAD_BYTES - len(json.dumps({**event, "Records": []}))
+        count = 0
+        for record in batch:
+            budget -= self._record_bytes(record)
+            if budget < 0:
+                break
+            count += 1
+        # One record always goes: a DynamoDB item of at most 400 KB, twice in a stream record, fits in 6 MB.
+        return max(count, 1)
 
     def _invoke_head(self, shard: _Shard) -> None:
         spec = self.spec
@@ -412,11 +447,15 @@ class _MappingPoller:
             if shard.window_start is None:
                 shard.window_start, shard.window_state = window_start, {}
             event.update(self._window_fields(shard, final=False))
+        payload = json.dumps(event)
+        if len(payload) > _MAX_PAYLOAD_BYTES:
+            del batch[self._within_payload_limit(batch, event) :]
+            payload = json.dumps({**event, "Records": event["Records"][: len(batch)]})
         error: str | None = None
         request_id = ""
         shard.invocations += 1
         try:
-            request_id, response = self.function.invoke(event)
+            request_id, response = self.function.invoke(payload)
             failed_from = self._failed_from(batch, response)
             if windowed and (not isinstance(response, Mapping) or "state" not in response):
                 # A windowed invocation must hand its state back, else it counts as failed:
@@ -502,9 +541,11 @@ class _MappingPoller:
         self._moved(shard)
 
     def _moved(self, shard: _Shard) -> None:
-        shard.retries = shard.invocations = 0
+        shard.retries = shard.invocations = shard.sized = shard.sized_bytes = 0
         shard.bisect_limit = None
-        shard.buffered_at = time.monotonic() if shard.buffer else None
+        # For streams the next batching window begins as soon as the previous invocation completes:
+        # https://docs.aws.amazon.com/lambda/latest/dg/invocation-eventsourcemapping.html#invocation-eventsourcemapping-batching
+        shard.gathering_since = time.monotonic()
 
     def _discard(
         self,
@@ -707,7 +748,7 @@ class LocalRunner:
         function = self._function(function_logical_id)
 
         def invoke(event: dict[str, Any]) -> Any:
-            return function.invoke(event)[1]
+            return function.invoke(json.dumps(event))[1]
 
         return invoke
 
