@@ -12,6 +12,7 @@ from aws_cdk import aws_lambda as lambda_
 from aws_cdk.cx_api import CloudAssembly
 
 from examples.app import build_app
+from examples.basic_flow.stack import BasicFlowStack
 
 HANDLER_DIR = Path(__file__).parent / "handlers" / "noop"
 _ASSET_HASH = re.compile(r"[0-9a-f]{64}")
@@ -33,6 +34,16 @@ def synth_like_app(outdir: Path) -> App:
     """An app that synthesizes as `cdk synth` does, into ``outdir``: bundling on (the runtime layer copies lambda_src,
     no Docker) and asset metadata on, so the local runner finds each function's code and layers."""
     return App(outdir=str(outdir), analytics_reporting=False, context={"aws:cdk:enable-asset-metadata": True})
+
+
+@pytest.fixture(scope="session")
+def basic_flow_outdir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The BasicFlow example synthesized as `cdk synth` does, once per session."""
+    outdir = tmp_path_factory.mktemp("cdk.out")
+    app = synth_like_app(outdir)
+    BasicFlowStack(app, "BasicFlow")
+    app.synth()
+    return outdir
 
 
 def new_stack() -> Stack:

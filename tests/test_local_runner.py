@@ -19,21 +19,11 @@ from constructs_pkg.local.__main__ import main
 from constructs_pkg.local.assembly import LocalApp
 from constructs_pkg.local.redrive import RedriveResult, messages_from_sqs, redrive_messages
 from constructs_pkg.local.runner import LocalRunner, RunStats, running_moto_server
-from examples.basic_flow.stack import BasicFlowStack
 from examples.notifications.stack import NotificationsStack
 from tests.dynamodb_local import DynamoDBLocal, StreamReader
 
 ORDERS = "OrdersTable1F8332C7"
 SUMMARIES = "OrderSummaries85FA0D07"
-
-
-@pytest.fixture(scope="module")
-def basic_flow_outdir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    outdir = tmp_path_factory.mktemp("cdk.out")
-    app = synth_like_app(outdir)
-    BasicFlowStack(app, "BasicFlow")
-    app.synth()
-    return outdir
 
 
 @pytest.fixture(scope="module")

@@ -83,6 +83,19 @@ def main(argv: Sequence[str] | None = None) -> int:
         "ANTHROPIC_API_KEY; Bedrock and S3 Vectors use boto3's default credentials and region (Default: - every "
         "provider the functions use is stubbed on loopback, with the stubs' keys in their secrets)",
     )
+    run.add_argument(
+        "--starting-position",
+        choices=("LATEST", "TRIM_HORIZON"),
+        help="start every mapping here instead (Default: - the template's; LATEST with --aws)",
+    )
+    run.add_argument(
+        "--aws",
+        action="store_true",
+        help="read the deployed stacks' streams in the AWS account and region of boto3's default credentials and run "
+        "the handlers here with their deployed environments: a debugging tool. The handlers' calls are real (they "
+        "write to the deployed tables); on-failure messages are printed, not sent. Not with --dynamodb-endpoint, "
+        "--sqs-endpoint, --real or --table-prefix; no table is created",
+    )
     run.set_defaults(handler=_run)
     demo = commands.add_parser(
         "demo",
@@ -113,9 +126,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _run(args: argparse.Namespace) -> int:
     from constructs_pkg.local.assembly import LocalApp
-    from constructs_pkg.local.dynamodb_local import running_dynamodb_local
-    from constructs_pkg.local.providers import local_providers
-    from constructs_pkg.local.runner import LocalRunner, RunStats, running_moto_server
+    from constructs_pkg.local.runner import RunStats
 
     with contextlib.ExitStack() as resources:
         assembly_dir = Path(args.app) if args.app else _synthesize(args.app_command, resources)
@@ -126,38 +137,7 @@ def _run(args: argparse.Namespace) -> int:
         )
         for warning in app.warnings:
             _say(f"warning: {warning}")
-        try:
-            providers = resources.enter_context(local_providers(app, args.real))
-        except ValueError as error:
-            raise SystemExit(f"--real: {error}") from None
-        for line in providers.describe():
-            _say(f"AI provider {line}")
-        dynamodb_endpoint = args.dynamodb_endpoint
-        if dynamodb_endpoint is None:
-            _say("starting DynamoDB Local ...")
-            dynamodb_endpoint = resources.enter_context(running_dynamodb_local()).endpoint_url
-        _say(f"DynamoDB and DynamoDB Streams at {dynamodb_endpoint}")
-        sqs_endpoint = args.sqs_endpoint
-        if sqs_endpoint is None:
-            sqs_endpoint = resources.enter_context(running_moto_server())
-        _say(
-            f"SQS, SNS, S3 and Secrets Manager (on-failure destinations, the handlers' queues and secrets) "
-            f"at {sqs_endpoint}"
-        )
-        runner = LocalRunner(
-            app,
-            dynamodb_endpoint,
-            sqs_endpoint,
-            sns_endpoint=sqs_endpoint,
-            s3_endpoint=sqs_endpoint,
-            secretsmanager_endpoint=sqs_endpoint,
-            table_prefix=args.table_prefix,
-            environment_overrides=providers.environment,
-            secret_values=providers.secret_values,
-        )
-        if args.create_tables:
-            runner.create_tables()
-            _say(f"created tables: {', '.join(runner.table_names.values())}")
+        runner = _deployed_runner(app, args) if args.aws else _local_runner(app, args, resources)
         runner.start()
         for mapping in app.mappings:
             function = app.functions[mapping.function_logical_id]
@@ -189,6 +169,79 @@ def _run(args: argparse.Namespace) -> int:
             _say(f"on-failure message: {json.dumps(message)}")
         _say(f"done: {runner.stats.summary()}")
     return 0
+
+
+def _local_runner(app: Any, args: argparse.Namespace, resources: contextlib.ExitStack) -> Any:
+    """A runner on DynamoDB Local and moto (started unless given), every AI provider stubbed unless --real."""
+    from constructs_pkg.local.dynamodb_local import running_dynamodb_local
+    from constructs_pkg.local.providers import local_providers
+    from constructs_pkg.local.runner import LocalRunner, running_moto_server
+
+    if args.starting_position:
+        app = app.starting_at(args.starting_position)
+    try:
+        providers = resources.enter_context(local_providers(app, args.real))
+    except ValueError as error:
+        raise SystemExit(f"--real: {error}") from None
+    for line in providers.describe():
+        _say(f"AI provider {line}")
+    dynamodb_endpoint = args.dynamodb_endpoint
+    if dynamodb_endpoint is None:
+        _say("starting DynamoDB Local ...")
+        dynamodb_endpoint = resources.enter_context(running_dynamodb_local()).endpoint_url
+    _say(f"DynamoDB and DynamoDB Streams at {dynamodb_endpoint}")
+    sqs_endpoint = args.sqs_endpoint
+    if sqs_endpoint is None:
+        sqs_endpoint = resources.enter_context(running_moto_server())
+    _say(
+        f"SQS, SNS, S3 and Secrets Manager (on-failure destinations, the handlers' queues and secrets) "
+        f"at {sqs_endpoint}"
+    )
+    runner = LocalRunner(
+        app,
+        dynamodb_endpoint,
+        sqs_endpoint,
+        sns_endpoint=sqs_endpoint,
+        s3_endpoint=sqs_endpoint,
+        secretsmanager_endpoint=sqs_endpoint,
+        table_prefix=args.table_prefix,
+        environment_overrides=providers.environment,
+        secret_values=providers.secret_values,
+    )
+    if args.create_tables:
+        runner.create_tables()
+        _say(f"created tables: {', '.join(runner.table_names.values())}")
+    return runner
+
+
+def _deployed_runner(app: Any, args: argparse.Namespace) -> Any:
+    """A runner on the deployed stacks' streams, with the account's credentials: ``run --aws``."""
+    import boto3
+
+    from constructs_pkg.local.deployed import as_deployed
+    from constructs_pkg.local.runner import LocalRunner
+
+    local_only = {
+        "--dynamodb-endpoint": args.dynamodb_endpoint,
+        "--sqs-endpoint": args.sqs_endpoint,
+        "--real": args.real,
+        "--table-prefix": args.table_prefix,
+    }
+    clashing = [name for name, value in local_only.items() if value]
+    if clashing:
+        raise SystemExit(f"--aws reads the deployed stacks: {', '.join(clashing)} only apply to a local run")
+    session = boto3.session.Session()
+    try:
+        app = as_deployed(app, session).starting_at(args.starting_position or "LATEST")
+        runner = LocalRunner(app, None)
+    except ValueError as error:
+        raise SystemExit(f"--aws: {error}") from None
+    _say(
+        f"reading the deployed stacks {', '.join(app.stack_names)} in {session.region_name or 'the default region'}: "
+        "the handlers run here with their deployed environments and your credentials, so their writes are real; "
+        "on-failure messages are printed, not sent"
+    )
+    return runner
 
 
 def _demo(args: argparse.Namespace) -> int:

@@ -7,6 +7,7 @@ Only what a template states is used: nothing here imports aws_cdk, so any CDK ap
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -16,6 +17,8 @@ from typing import Any
 __all__ = ["FunctionSpec", "LocalApp", "MappingSpec", "OnFailureSpec", "ResourceRef", "TableRef", "TableSpec"]
 
 _TABLE_TYPES = ("AWS::DynamoDB::Table", "AWS::DynamoDB::GlobalTable")
+# The positions a DynamoDB event source mapping can start at (AT_TIMESTAMP is Kinesis only).
+_STARTING_POSITIONS = ("LATEST", "TRIM_HORIZON")
 _DESTINATION_KINDS = {"AWS::SQS::Queue": "sqs", "AWS::SNS::Topic": "sns", "AWS::S3::Bucket": "s3"}
 _REFERABLE_KINDS = {"AWS::SQS::Queue": "sqs", "AWS::SNS::Topic": "sns", "AWS::SecretsManager::Secret": "secret"}
 # The resource property that names each kind, when the template sets it.
@@ -120,13 +123,25 @@ class MappingSpec:
 class LocalApp:
     """The tables, functions and DynamoDB event source mappings of one or more stacks of a cloud assembly.
 
-    Logical ids are assumed unique across the stacks read; ``warnings`` lists what could not be carried over.
+    Logical ids are assumed unique across the stacks read; ``warnings`` lists what could not be carried over;
+    ``stack_names`` are the stacks' CloudFormation names (their ``stackName``, else their artifact id).
     """
 
     tables: Mapping[str, TableSpec]
     functions: Mapping[str, FunctionSpec]
     mappings: tuple[MappingSpec, ...]
     warnings: tuple[str, ...] = ()
+    stack_names: tuple[str, ...] = ()
+
+    def starting_at(self, position: str) -> LocalApp:
+        """This app with every mapping's StartingPosition replaced by ``position`` (LATEST or TRIM_HORIZON).
+
+        Raises ValueError for another position.
+        """
+        if position not in _STARTING_POSITIONS:
+            raise ValueError(f"position must be one of {', '.join(_STARTING_POSITIONS)}, got {position!r}")
+        mappings = tuple(dataclasses.replace(mapping, starting_position=position) for mapping in self.mappings)
+        return dataclasses.replace(self, mappings=mappings)
 
     @classmethod
     def from_assembly(cls, path: str | Path, stack_names: Sequence[str] | None = None) -> LocalApp:
@@ -149,7 +164,8 @@ class LocalApp:
         reader = _TemplateReader()
         for name, artifact in stacks.items():
             reader.read_stack(root, name, artifact, manifest["artifacts"])
-        return cls(reader.tables, reader.functions, tuple(reader.mappings), tuple(reader.warnings))
+        stack_names = tuple(artifact["properties"].get("stackName", name) for name, artifact in stacks.items())
+        return cls(reader.tables, reader.functions, tuple(reader.mappings), tuple(reader.warnings), stack_names)
 
 
 class _TemplateReader:

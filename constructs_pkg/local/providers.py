@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from constructs_pkg.local.assembly import LocalApp
+from constructs_pkg.local.runner import aws_session_environment
 from constructs_pkg.local.stubs import anthropic, pinecone, voyage
 from constructs_pkg.local.stubs.anthropic import AnthropicStub
 from constructs_pkg.local.stubs.bedrock_claude import BedrockClaudeStub
@@ -109,7 +110,12 @@ def local_providers(
                 variable, stub_key = _SECRET_VARIABLES[provider]
                 setup.secret_values[variable] = environ[KEY_VARIABLES[provider]] if provider in setup.real else stub_key
         if setup.real & {"bedrock", "s3vectors"}:
-            setup.environment.update(_aws_credentials())
+            import boto3
+
+            try:
+                setup.environment.update(aws_session_environment(boto3.session.Session()))
+            except ValueError as error:
+                raise ValueError(f"a real Bedrock or S3 Vectors needs AWS credentials: {error}") from None
         stubbed = used - setup.real
         if "voyage" in stubbed:
             setup.stubs["voyage"] = running.enter_context(VoyageStub())
@@ -158,20 +164,3 @@ def _dimension(environment: Mapping[str, Any]) -> int | None:
     """The embedding's dimension as the function's variables state it; None when they leave it to the model."""
     text = environment.get("TITAN_DIMENSIONS") or environment.get("VOYAGE_DIMENSIONS")
     return int(text) if isinstance(text, str) and text.isdigit() else None
-
-
-def _aws_credentials() -> dict[str, str]:
-    """boto3's default credentials and region as a function's environment variables."""
-    import boto3
-
-    session = boto3.session.Session()
-    credentials = session.get_credentials()
-    if credentials is None:
-        raise ValueError("a real Bedrock or S3 Vectors needs AWS credentials: none found by boto3's default chain")
-    frozen = credentials.get_frozen_credentials()
-    environment = {"AWS_ACCESS_KEY_ID": frozen.access_key, "AWS_SECRET_ACCESS_KEY": frozen.secret_key}
-    # Empty when the credentials have none: the runner's placeholder token must not be signed with real keys.
-    environment["AWS_SESSION_TOKEN"] = frozen.token or ""
-    if session.region_name:
-        environment["AWS_REGION"] = environment["AWS_DEFAULT_REGION"] = session.region_name
-    return environment

@@ -39,6 +39,7 @@ __all__ = [
     "LambdaContext",
     "LocalRunner",
     "RunStats",
+    "aws_session_environment",
     "running_moto_server",
 ]
 
@@ -597,25 +598,27 @@ class _MappingPoller:
 class LocalRunner:
     """Runs every enabled DynamoDB event source mapping of ``app`` against DynamoDB Local and local AWS services.
 
-    ``dynamodb_endpoint`` serves DynamoDB and DynamoDB Streams. ``sqs_endpoint``, ``sns_endpoint``, ``s3_endpoint``
-    and ``secretsmanager_endpoint`` (each Default: - none; moto's server serves them all) get the app's on-failure
-    destinations (an SQS queue, SNS topic or S3 bucket named after the template's resource) and the queues, topics
-    and secrets the functions' environments refer to; an on-failure destination whose service has no endpoint only
-    logs its messages (all are kept in ``stats``), an environment variable whose resource has none is left out.
-    ``table_prefix`` (Default: "") is put before every table and resource name, so one DynamoDB Local can hold
-    several runs. ``clock`` (Default: ``time.time``) is the wall clock record ages are measured against.
-    ``environment_overrides`` (Default: - none) are set on top of every function's environment (the template's
-    variables, the runtime's and the local endpoints) whenever it is invoked: point a provider at a local stub with
-    them, e.g. ``{"VOYAGE_BASE_URL": "http://127.0.0.1:8001"}``. ``secret_values`` (Default: - none) are the
-    values of the secrets the functions' variables refer to, by variable name, e.g. ``{"VOYAGE_API_KEY_SECRET_ARN":
-    key}``; a secret none names holds the template's SecretString, else "local-secret".
-    ``constructs_pkg.local.providers.local_providers`` makes both for the app's AI providers.
+    ``dynamodb_endpoint`` serves DynamoDB and DynamoDB Streams; None reads the stream of a deployed table (see
+    ``constructs_pkg.local.deployed.as_deployed``) in the account and region of boto3's default session, and runs
+    the functions with that session's credentials and region instead of dummy ones. ``sqs_endpoint``,
+    ``sns_endpoint``, ``s3_endpoint`` and ``secretsmanager_endpoint`` (each Default: - none; moto's server serves
+    them all) get the app's on-failure destinations (an SQS queue, SNS topic or S3 bucket named after the template's
+    resource) and the queues, topics and secrets the functions' environments refer to; an on-failure destination
+    whose service has no endpoint only logs its messages (all are kept in ``stats``), an environment variable whose
+    resource has none is left out. ``table_prefix`` (Default: "") is put before every table and resource name, so
+    one DynamoDB Local can hold several runs. ``clock`` (Default: ``time.time``) is the wall clock record ages are
+    measured against. ``environment_overrides`` (Default: - none) are set on top of every function's environment
+    (the template's variables, the runtime's and the local endpoints) whenever it is invoked: point a provider at a
+    local stub with them, e.g. ``{"VOYAGE_BASE_URL": "http://127.0.0.1:8001"}``. ``secret_values`` (Default: - none)
+    are the values of the secrets the functions' variables refer to, by variable name, e.g.
+    ``{"VOYAGE_API_KEY_SECRET_ARN": key}``; a secret none names holds the template's SecretString, else
+    "local-secret". ``constructs_pkg.local.providers.local_providers`` makes both for the app's AI providers.
     """
 
     def __init__(
         self,
         app: LocalApp,
-        dynamodb_endpoint: str,
+        dynamodb_endpoint: str | None,
         sqs_endpoint: str | None = None,
         *,
         sns_endpoint: str | None = None,
@@ -632,8 +635,24 @@ class LocalRunner:
         self.clock = clock
         self.stats = RunStats()
         self.table_names = {logical_id: table_prefix + table.name for logical_id, table in app.tables.items()}
-        self.dynamodb_client = local_client(dynamodb_endpoint, "dynamodb")
-        self.streams_client = local_client(dynamodb_endpoint, "dynamodbstreams")
+        if dynamodb_endpoint is None:
+            import boto3
+
+            session = boto3.session.Session()
+            self.dynamodb_client = session.client("dynamodb")
+            self.streams_client = session.client("dynamodbstreams")
+            self._identity = aws_session_environment(session)
+        else:
+            self.dynamodb_client = local_client(dynamodb_endpoint, "dynamodb")
+            self.streams_client = local_client(dynamodb_endpoint, "dynamodbstreams")
+            # Dummy credentials, so that no call leaves the machine.
+            self._identity = {
+                "AWS_REGION": REGION,
+                "AWS_DEFAULT_REGION": REGION,
+                "AWS_ACCESS_KEY_ID": "local",
+                "AWS_SECRET_ACCESS_KEY": "local",
+                "AWS_SESSION_TOKEN": "local",
+            }
         self.sqs_client = local_client(sqs_endpoint, "sqs") if sqs_endpoint else None
         self.sns_client = local_client(sns_endpoint, "sns") if sns_endpoint else None
         self.s3_client = local_client(s3_endpoint, "s3") if s3_endpoint else None
@@ -774,19 +793,15 @@ class LocalRunner:
                     environment[name] = resolved
             else:
                 environment[name] = value
-        # What the Lambda runtime sets, then local endpoints and dummy credentials so no call leaves the machine:
+        # What the Lambda runtime sets, then the region and credentials, and the local endpoints:
         # https://docs.aws.amazon.com/lambda/latest/dg/configuration-envvars.html#configuration-envvars-runtime
         return {
             **environment,
-            "AWS_REGION": REGION,
-            "AWS_DEFAULT_REGION": REGION,
             "AWS_LAMBDA_FUNCTION_NAME": spec.name,
             "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(spec.memory_mb),
             "AWS_LAMBDA_FUNCTION_VERSION": "$LATEST",
             "_HANDLER": spec.handler,
-            "AWS_ACCESS_KEY_ID": "local",
-            "AWS_SECRET_ACCESS_KEY": "local",
-            "AWS_SESSION_TOKEN": "local",
+            **self._identity,
             **self._endpoints,
             **self.environment_overrides,
         }
@@ -879,6 +894,26 @@ class LocalRunner:
             self.s3_client.create_bucket(Bucket=bucket)
             self.resources[logical_id] = (bucket, f"s3://{bucket}")
         return self.resources[logical_id][0]
+
+
+def aws_session_environment(session: Any) -> dict[str, str]:
+    """A boto3 session's credentials and region as a function's environment variables.
+
+    Raises ValueError when boto3's credential chain finds none.
+    """
+    credentials = session.get_credentials()
+    if credentials is None:
+        raise ValueError("no AWS credentials found by boto3's default chain (environment, profile, SSO, ...)")
+    frozen = credentials.get_frozen_credentials()
+    environment = {
+        "AWS_ACCESS_KEY_ID": frozen.access_key,
+        "AWS_SECRET_ACCESS_KEY": frozen.secret_key,
+        # Empty when the credentials have none: no placeholder token may be signed with real keys.
+        "AWS_SESSION_TOKEN": frozen.token or "",
+    }
+    if session.region_name:
+        environment["AWS_REGION"] = environment["AWS_DEFAULT_REGION"] = session.region_name
+    return environment
 
 
 @contextlib.contextmanager
