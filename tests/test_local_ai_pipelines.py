@@ -6,6 +6,7 @@ Bedrock, both behind one Bedrock endpoint)."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -237,4 +238,6 @@ def test_the_cli_runs_the_seed_pipelines_with_every_provider_stubbed(
     items = _items(runner)
     for sk, (_, body) in ARTICLES.items():
         assert items[sk]["aiSummary"] == {"S": summary_of(PROMPT.format(text=body))}
+    assert "anthropic stub: 3 requests, 0 answered with an error" in out
+    assert re.search(r"voyage stub: [1-3] requests, 0 answered with an error", out)
     assert "0 failed" in out and out.rstrip().endswith("0 sent to on-failure destinations")

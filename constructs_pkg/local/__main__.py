@@ -137,10 +137,11 @@ def _run(args: argparse.Namespace) -> int:
         )
         for warning in app.warnings:
             _say(f"warning: {warning}")
-        runner = _deployed_runner(app, args) if args.aws else _local_runner(app, args, resources)
+        runner, providers = (_deployed_runner(app, args), None) if args.aws else _local_runner(app, args, resources)
         runner.start()
-        for mapping in app.mappings:
-            function = app.functions[mapping.function_logical_id]
+        # The runner's app: the one read, with the starting position asked for and, with --aws, the deployed names.
+        for mapping in runner.app.mappings:
+            function = runner.app.functions[mapping.function_logical_id]
             _say(
                 f"mapping {mapping.logical_id}: {runner.table_names[mapping.table_logical_id]} stream -> "
                 f"{function.handler} (batch {mapping.batch_size}, {mapping.starting_position}, "
@@ -167,12 +168,14 @@ def _run(args: argparse.Namespace) -> int:
             print(file=sys.stderr)
         for message in runner.stats.on_failure_messages:
             _say(f"on-failure message: {json.dumps(message)}")
+        for line in providers.activity() if providers else ():
+            _say(line)
         _say(f"done: {runner.stats.summary()}")
     return 0
 
 
-def _local_runner(app: Any, args: argparse.Namespace, resources: contextlib.ExitStack) -> Any:
-    """A runner on DynamoDB Local and moto (started unless given), every AI provider stubbed unless --real."""
+def _local_runner(app: Any, args: argparse.Namespace, resources: contextlib.ExitStack) -> tuple[Any, Any]:
+    """A runner on DynamoDB Local and moto (started unless given), and its AI providers: stubs unless --real."""
     from constructs_pkg.local.dynamodb_local import running_dynamodb_local
     from constructs_pkg.local.providers import local_providers
     from constructs_pkg.local.runner import LocalRunner, running_moto_server
@@ -211,7 +214,7 @@ def _local_runner(app: Any, args: argparse.Namespace, resources: contextlib.Exit
     if args.create_tables:
         runner.create_tables()
         _say(f"created tables: {', '.join(runner.table_names.values())}")
-    return runner
+    return runner, providers
 
 
 def _deployed_runner(app: Any, args: argparse.Namespace) -> Any:

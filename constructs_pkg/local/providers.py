@@ -74,6 +74,13 @@ class ProviderSetup:
                 lines.append(f"{provider}: a stub at {self.stubs[provider].url}")
         return lines
 
+    def activity(self) -> list[str]:
+        """One line per stub: how many requests it answered, and how many of them were errors."""
+        lines = []
+        for provider, stub in sorted(self.stubs.items()):
+            lines.append(f"{provider} stub: {len(stub.requests)} requests, {stub.errors} answered with an error")
+        return lines
+
 
 def providers_used(app: LocalApp) -> frozenset[str]:
     """The providers the app's functions call, by the variables the constructs set."""

@@ -62,6 +62,8 @@ class StubServer:
     def __init__(self, *, latency: float = 0.0) -> None:
         self.latency = latency
         self.requests: list[Request] = []
+        # How many answers had a status of 400 or more.
+        self.errors = 0
         self._routes: list[Route] = []
         self._faults: list[tuple[re.Pattern[str], deque[Reply]]] = []
         self._lock = threading.Lock()
@@ -127,6 +129,9 @@ class StubServer:
             reply = self._take_fault(request.path)
         if reply is None:
             reply = self._answer(request)
+        if reply.status >= 400:
+            with self._lock:
+                self.errors += 1
         time.sleep(self.latency + reply.delay)
         payload = reply.raw if reply.raw is not None else json.dumps(reply.body).encode()
         try:
