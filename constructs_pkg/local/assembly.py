@@ -293,6 +293,13 @@ class _TemplateReader:
             else:
                 name = resources[destination_id].get("Properties", {}).get(_NAME_PROPERTIES[kind])
                 on_failure = OnFailureSpec(kind, destination_id, name if isinstance(name, str) else None)
+        factor = int(properties.get("ParallelizationFactor", 1))
+        if factor > 1:
+            # Lambda then runs up to that many batches of a shard at once, in order for each item only.
+            self.warnings.append(
+                f"{stack}/{logical_id}: ParallelizationFactor {factor} is not emulated: one batch of a shard at a "
+                "time, so changes to different items arrive in a stricter order than in Lambda"
+            )
         filters = properties.get("FilterCriteria", {}).get("Filters", [])
         return MappingSpec(
             logical_id=logical_id,

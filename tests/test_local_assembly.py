@@ -1,0 +1,67 @@
+"""Reading a cloud assembly for the local runner: what it cannot emulate is said, and the app can start elsewhere."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from constructs_pkg.local.assembly import LocalApp
+
+TEMPLATE = {
+    "Resources": {
+        "Items": {
+            "Type": "AWS::DynamoDB::Table",
+            "Properties": {
+                "KeySchema": [{"AttributeName": "PK", "KeyType": "HASH"}],
+                "AttributeDefinitions": [{"AttributeName": "PK", "AttributeType": "S"}],
+                "StreamSpecification": {"StreamViewType": "NEW_IMAGE"},
+            },
+        },
+        "Handler": {
+            "Type": "AWS::Lambda::Function",
+            "Properties": {"Handler": "index.handler", "Code": {"ZipFile": "def handler(event, context): pass"}},
+        },
+        "Mapping": {
+            "Type": "AWS::Lambda::EventSourceMapping",
+            "Properties": {
+                "EventSourceArn": {"Fn::GetAtt": ["Items", "StreamArn"]},
+                "FunctionName": {"Ref": "Handler"},
+                "StartingPosition": "TRIM_HORIZON",
+                "ParallelizationFactor": 4,
+            },
+        },
+    }
+}
+
+
+@pytest.fixture
+def assembly(tmp_path: Path) -> Path:
+    (tmp_path / "Items.template.json").write_text(json.dumps(TEMPLATE))
+    artifact = {
+        "type": "aws:cloudformation:stack",
+        "environment": "aws://unknown-account/unknown-region",
+        "properties": {"templateFile": "Items.template.json", "stackName": "items-prod"},
+    }
+    (tmp_path / "manifest.json").write_text(json.dumps({"version": "55.0.0", "artifacts": {"Items": artifact}}))
+    return tmp_path
+
+
+def test_a_parallelization_factor_is_read_with_a_warning_that_it_is_not_emulated(assembly: Path) -> None:
+    app = LocalApp.from_assembly(assembly)
+
+    assert [mapping.logical_id for mapping in app.mappings] == ["Mapping"]
+    assert app.warnings == (
+        "Items/Mapping: ParallelizationFactor 4 is not emulated: one batch of a shard at a time, so changes to "
+        "different items arrive in a stricter order than in Lambda",
+    )
+    assert app.stack_names == ("items-prod",)
+
+
+def test_the_app_can_start_every_mapping_at_another_position(assembly: Path) -> None:
+    app = LocalApp.from_assembly(assembly)
+
+    assert [mapping.starting_position for mapping in app.starting_at("LATEST").mappings] == ["LATEST"]
+    with pytest.raises(ValueError, match="position must be one of LATEST, TRIM_HORIZON, got 'AT_TIMESTAMP'"):
+        app.starting_at("AT_TIMESTAMP")
