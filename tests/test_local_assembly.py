@@ -1,4 +1,4 @@
-"""Reading a cloud assembly for the local runner: what it cannot emulate is said, and the app can start elsewhere."""
+"""Reading a cloud assembly for the local runner: the mapping's settings, the stack's name, another starting point."""
 
 from __future__ import annotations
 
@@ -48,14 +48,11 @@ def assembly(tmp_path: Path) -> Path:
     return tmp_path
 
 
-def test_a_parallelization_factor_is_read_with_a_warning_that_it_is_not_emulated(assembly: Path) -> None:
+def test_a_mapping_is_read_with_its_parallelization_factor_and_the_stack_by_its_name(assembly: Path) -> None:
     app = LocalApp.from_assembly(assembly)
 
-    assert [mapping.logical_id for mapping in app.mappings] == ["Mapping"]
-    assert app.warnings == (
-        "Items/Mapping: ParallelizationFactor 4 is not emulated: one batch of a shard at a time, so changes to "
-        "different items arrive in a stricter order than in Lambda",
-    )
+    (mapping,) = app.mappings
+    assert (mapping.logical_id, mapping.parallelization_factor, app.warnings) == ("Mapping", 4, ())
     assert app.stack_names == ("items-prod",)
 
 

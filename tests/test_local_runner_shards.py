@@ -441,3 +441,38 @@ def test_a_batch_that_keeps_failing_stalls_only_its_own_shard() -> None:
     stalled = [invocation for invocation in runner.stats.invocations if invocation.shard_id == "stalled"]
     assert len(stalled) >= 2 and all(invocation.failed_from == 0 for invocation in stalled)
     assert runner.stats.records_discarded == 0
+
+
+# ParallelizationFactor, on a scripted stream
+
+
+def test_with_a_parallelization_factor_a_failing_item_holds_up_its_own_lane_only() -> None:
+    # GIVEN ParallelizationFactor 10, two retries, no bisection, and one open shard: a poison change to item x, then
+    # one change each to items a to f, then a good change to x
+    others = ["a", "b", "c", "d", "e", "f"]
+    records = [_record(100, "x", "poison")]
+    records += [_record(101 + index, key) for index, key in enumerate(others)]
+    records.append(_record(120, "x"))
+    streams = _ScriptedStreams(_ScriptedShard("shard", None, records))
+    runner = _scripted_runner(
+        streams, environment={"POISON_MODES": "poison"}, maximum_retry_attempts=2, parallelization_factor=10
+    )
+
+    # WHEN the runner carries the stream
+    _poll_until_settled(runner)
+
+    # THEN x's two changes, in one batch of x's lane, are tried three times and discarded together...
+    deliveries = [
+        (keys, invocation.failed_from)
+        for invocation, keys in zip(runner.stats.invocations, _delivered(runner), strict=True)
+    ]
+    x_batches = [index for index, (keys, _) in enumerate(deliveries) if "x" in keys]
+    assert [deliveries[index] for index in x_batches] == [(("x", "x"), 0)] * 3
+    (batch_info,) = [message["DDBStreamBatchInfo"] for message in runner.stats.on_failure_messages]
+    assert (batch_info["startSequenceNumber"], batch_info["endSequenceNumber"]) == ("100", "120")
+    # ... while other items' changes, in other lanes, were delivered before x's retries were over
+    delivered_before_discard = {key for keys, _ in deliveries[: x_batches[2]] for key in keys} - {"x"}
+    assert delivered_before_discard
+    # ... and every other change is delivered once
+    assert sorted(key for keys, failed in deliveries if failed is None for key in keys) == others
+    assert (runner.stats.records_succeeded, runner.stats.records_discarded) == (len(others), 2)

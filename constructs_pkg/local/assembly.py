@@ -100,7 +100,7 @@ class MappingSpec:
 
     Defaults: batch size 100, no batching window, StartingPosition TRIM_HORIZON (the template always states it), no
     filters, no partial batch response, no bisect, retries -1 and record age -1 (both infinite), no
-    tumbling window, no on-failure destination.
+    tumbling window, ParallelizationFactor 1, no on-failure destination.
     """
 
     logical_id: str
@@ -115,6 +115,7 @@ class MappingSpec:
     maximum_retry_attempts: int = -1
     maximum_record_age_seconds: int = -1
     tumbling_window_seconds: int = 0
+    parallelization_factor: int = 1
     on_failure: OnFailureSpec | None = None
     enabled: bool = True
 
@@ -293,13 +294,6 @@ class _TemplateReader:
             else:
                 name = resources[destination_id].get("Properties", {}).get(_NAME_PROPERTIES[kind])
                 on_failure = OnFailureSpec(kind, destination_id, name if isinstance(name, str) else None)
-        factor = int(properties.get("ParallelizationFactor", 1))
-        if factor > 1:
-            # Lambda then runs up to that many batches of a shard at once, in order for each item only.
-            self.warnings.append(
-                f"{stack}/{logical_id}: ParallelizationFactor {factor} is not emulated: one batch of a shard at a "
-                "time, so changes to different items arrive in a stricter order than in Lambda"
-            )
         filters = properties.get("FilterCriteria", {}).get("Filters", [])
         return MappingSpec(
             logical_id=logical_id,
@@ -314,6 +308,7 @@ class _TemplateReader:
             maximum_retry_attempts=int(properties.get("MaximumRetryAttempts", -1)),
             maximum_record_age_seconds=int(properties.get("MaximumRecordAgeInSeconds", -1)),
             tumbling_window_seconds=int(properties.get("TumblingWindowInSeconds", 0)),
+            parallelization_factor=int(properties.get("ParallelizationFactor", 1)),
             on_failure=on_failure,
             enabled=bool(properties.get("Enabled", True)),
         )

@@ -22,6 +22,7 @@ import socket
 import tempfile
 import time
 import uuid
+import zlib
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -194,6 +195,28 @@ class _Shard:
     closed: bool = False
     # The last record read (the filtered out included), where a renewed iterator starts after.
     last_sequence: str | None = None
+    # ParallelizationFactor lanes: each item's records go to one lane, in order; each lane has one batch in flight.
+    lanes: list[_Lane] = field(default_factory=list)
+
+    @property
+    def exhausted(self) -> bool:
+        """Closed and read to its end (a shard never read has no iterator yet either)."""
+        return self.started and self.closed and self.iterator is None
+
+    @property
+    def finished(self) -> bool:
+        return self.exhausted and all(lane.empty for lane in self.lanes)
+
+    @property
+    def buffered(self) -> int:
+        return sum(len(lane.buffer) for lane in self.lanes)
+
+
+@dataclass
+class _Lane:
+    """The records of a shard waiting for one batch slot, and that slot's retry, bisection and window state."""
+
+    shard: _Shard
     buffer: list[dict[str, Any]] = field(default_factory=list)
     # When the batching window began: the first record's read, then each completed invocation.
     gathering_since: float | None = None
@@ -211,9 +234,8 @@ class _Shard:
     window_terminated_early: bool = False
 
     @property
-    def finished(self) -> bool:
-        # A shard never read has no iterator yet either: closed or not, it still has its records to give.
-        return self.started and self.closed and self.iterator is None and not self.buffer and self.window_start is None
+    def empty(self) -> bool:
+        return not self.buffer and self.window_start is None
 
 
 # Sends an on-failure message; the Lambda event of the discarded batch goes along for the S3 destination's payload.
@@ -237,7 +259,7 @@ class _MappingPoller:
 
     @property
     def idle(self) -> bool:
-        return all(not shard.buffer for shard in self.shards.values())
+        return all(not shard.buffered for shard in self.shards.values())
 
     def poll(self) -> bool:
         """Read and dispatch once on every readable shard; whether anything was read or invoked."""
@@ -248,7 +270,8 @@ class _MappingPoller:
             if shard.finished or not self._parent_done(shard):
                 continue
             progressed |= self._read(shard)
-            progressed |= self._dispatch(shard)
+            for lane in shard.lanes:
+                progressed |= self._dispatch(lane)
         return progressed
 
     def _refresh_shards(self) -> None:
@@ -259,7 +282,9 @@ class _MappingPoller:
             for shard in description["Shards"]:
                 known = self.shards.get(shard["ShardId"])
                 if known is None:
-                    self.shards[shard["ShardId"]] = known = _Shard(shard["ShardId"], shard.get("ParentShardId"))
+                    known = _Shard(shard["ShardId"], shard.get("ParentShardId"))
+                    known.lanes = [_Lane(known) for _ in range(self.spec.parallelization_factor)]
+                    self.shards[shard["ShardId"]] = known
                 known.closed = "EndingSequenceNumber" in shard.get("SequenceNumberRange", {})
             if not description.get("LastEvaluatedShardId"):
                 break
@@ -278,7 +303,8 @@ class _MappingPoller:
                 StreamArn=self.stream_arn, ShardId=shard.shard_id, ShardIteratorType=position
             )["ShardIterator"]
             shard.started = True
-        if shard.iterator is None or len(shard.buffer) >= self.spec.batch_size:
+        # Read ahead no further than a full batch for each lane.
+        if shard.iterator is None or shard.buffered >= self.spec.batch_size * len(shard.lanes):
             return False
         try:
             page = self._streams.get_records(ShardIterator=shard.iterator, Limit=_GET_RECORDS_LIMIT)
@@ -297,10 +323,19 @@ class _MappingPoller:
             ):
                 stats.records_filtered_out += 1
                 continue
-            shard.buffer.append(record)
-        if shard.buffer and shard.gathering_since is None:
-            shard.gathering_since = time.monotonic()
+            lane = shard.lanes[self._lane_of(record, len(shard.lanes))]
+            lane.buffer.append(record)
+            if lane.gathering_since is None:
+                lane.gathering_since = time.monotonic()
         return bool(page["Records"])
+
+    @staticmethod
+    def _lane_of(record: Mapping[str, Any], lanes: int) -> int:
+        """The lane of the record's item: Lambda keeps each item's (partition and sort key's) changes in order."""
+        if lanes == 1:
+            return 0
+        keys = json.dumps(record["dynamodb"]["Keys"], sort_keys=True, default=str)
+        return zlib.crc32(keys.encode()) % lanes
 
     def _renewed_iterator(self, shard: _Shard) -> str:
         """An iterator after the last record read from ``shard``, else at its oldest record.
@@ -320,17 +355,17 @@ class _MappingPoller:
         )["ShardIterator"]
         return iterator
 
-    def _dispatch(self, shard: _Shard) -> bool:
+    def _dispatch(self, lane: _Lane) -> bool:
         dispatched = False
         while True:
-            if self._window_over(shard):
+            if self._window_over(lane):
                 dispatched = True
-                if not self._invoke_final(shard):
+                if not self._invoke_final(lane):
                     break
-            elif shard.buffer and self._batch_ready(shard):
+            elif lane.buffer and self._batch_ready(lane):
                 dispatched = True
-                self._invoke_head(shard)
-                if shard.invocations:
+                self._invoke_head(lane)
+                if lane.invocations:
                     # The batch failed and waits for its retry or bisection: one attempt a pass, so a batch that
                     # keeps failing holds up its own shard only, as in Lambda, not every other shard and mapping.
                     break
@@ -344,36 +379,36 @@ class _MappingPoller:
         seconds = self.spec.tumbling_window_seconds
         return int(_arrival(record).timestamp()) // seconds * seconds
 
-    def _window_over(self, shard: _Shard) -> bool:
+    def _window_over(self, lane: _Lane) -> bool:
         """Whether the open window got its last record: a later window's is next, the shard ended, or time is up."""
-        if shard.window_start is None:
+        if lane.window_start is None:
             return False
-        if shard.window_terminated_early:
+        if lane.window_terminated_early:
             return True
-        if shard.buffer:
-            return self._window_of(shard.buffer[0]) != shard.window_start
-        window_end = shard.window_start + self.spec.tumbling_window_seconds
-        return (shard.closed and shard.iterator is None) or self._runner.clock() >= window_end
+        if lane.buffer:
+            return self._window_of(lane.buffer[0]) != lane.window_start
+        window_end = lane.window_start + self.spec.tumbling_window_seconds
+        return lane.shard.exhausted or self._runner.clock() >= window_end
 
-    def _window_fields(self, shard: _Shard, *, final: bool) -> dict[str, Any]:
-        assert shard.window_start is not None
-        start = datetime.fromtimestamp(shard.window_start, UTC)
-        end = datetime.fromtimestamp(shard.window_start + self.spec.tumbling_window_seconds, UTC)
+    def _window_fields(self, lane: _Lane, *, final: bool) -> dict[str, Any]:
+        assert lane.window_start is not None
+        start = datetime.fromtimestamp(lane.window_start, UTC)
+        end = datetime.fromtimestamp(lane.window_start + self.spec.tumbling_window_seconds, UTC)
         return {
             "window": {"start": _iso(start), "end": _iso(end)},
-            "state": shard.window_state,
-            "shardId": shard.shard_id,
+            "state": lane.window_state,
+            "shardId": lane.shard.shard_id,
             "eventSourceARN": self.stream_arn,
             "isFinalInvokeForWindow": final,
-            "isWindowTerminatedEarly": final and shard.window_terminated_early,
+            "isWindowTerminatedEarly": final and lane.window_terminated_early,
         }
 
-    def _invoke_final(self, shard: _Shard) -> bool:
+    def _invoke_final(self, lane: _Lane) -> bool:
         """The window's last invocation (no records, its state) for the handler to act on; whether it succeeded.
 
         A failed one is retried at the next poll up to MaximumRetryAttempts; then the window's state is dropped.
         """
-        event = {"Records": [], **self._window_fields(shard, final=True)}
+        event = {"Records": [], **self._window_fields(lane, final=True)}
         error: str | None = None
         try:
             _request_id, response = self.function.invoke(json.dumps(event))
@@ -384,36 +419,36 @@ class _MappingPoller:
             error = repr(raised)
         failed_from = None if error is None else 0
         self._runner.stats.invocations.append(
-            Invocation(self.spec.logical_id, shard.shard_id, (), (), failed_from=failed_from, error=error)
+            Invocation(self.spec.logical_id, lane.shard.shard_id, (), (), failed_from=failed_from, error=error)
         )
-        if error is not None and not self._retries_exhausted(shard):
-            shard.retries += 1
+        if error is not None and not self._retries_exhausted(lane):
+            lane.retries += 1
             return False
         if error is not None:
             _logger.warning(
                 "%s: window %s dropped after its final invocation failed", self.spec.logical_id, event["window"]
             )
-        shard.window_start, shard.window_state, shard.window_terminated_early = None, {}, False
-        shard.retries = 0
+        lane.window_start, lane.window_state, lane.window_terminated_early = None, {}, False
+        lane.retries = 0
         return error is None
 
-    def _retries_exhausted(self, shard: _Shard) -> bool:
+    def _retries_exhausted(self, lane: _Lane) -> bool:
         retries = self.spec.maximum_retry_attempts
-        return retries >= 0 and shard.retries >= retries
+        return retries >= 0 and lane.retries >= retries
 
-    def _batch_ready(self, shard: _Shard) -> bool:
+    def _batch_ready(self, lane: _Lane) -> bool:
         # Lambda waits up to MaximumBatchingWindowInSeconds for a full batch (BatchSize records or a 6 MB payload); a
         # closed shard has nothing more to wait for, and a retry (a batch already invoked) goes out at once.
-        if len(shard.buffer) >= self.spec.batch_size or shard.iterator is None or shard.invocations:
+        if len(lane.buffer) >= self.spec.batch_size or lane.shard.iterator is None or lane.invocations:
             return True
-        waited = time.monotonic() - (shard.gathering_since or time.monotonic())
+        waited = time.monotonic() - (lane.gathering_since or time.monotonic())
         if waited >= self.spec.maximum_batching_window_seconds:
             return True
         # Each record is sized once, when the window first sees it.
-        for record in shard.buffer[shard.sized :]:
-            shard.sized_bytes += self._record_bytes(record)
-            shard.sized += 1
-        return _EVENT_ENVELOPE_BYTES + shard.sized_bytes >= _MAX_PAYLOAD_BYTES
+        for record in lane.buffer[lane.sized :]:
+            lane.sized_bytes += self._record_bytes(record)
+            lane.sized += 1
+        return _EVENT_ENVELOPE_BYTES + lane.sized_bytes >= _MAX_PAYLOAD_BYTES
 
     def _record_bytes(self, record: Mapping[str, Any]) -> int:
         """What ``record`` adds to an event's JSON: itself and the separator before it."""
@@ -431,9 +466,9 @@ class _MappingPoller:
         # One record always goes: a DynamoDB item of at most 400 KB, twice in a stream record, fits in 6 MB.
         return max(count, 1)
 
-    def _invoke_head(self, shard: _Shard) -> None:
+    def _invoke_head(self, lane: _Lane) -> None:
         spec = self.spec
-        batch = shard.buffer[: min(spec.batch_size, shard.bisect_limit or spec.batch_size)]
+        batch = lane.buffer[: min(spec.batch_size, lane.bisect_limit or spec.batch_size)]
         windowed = spec.tumbling_window_seconds > 0
         if windowed:
             # One invocation holds the records of one window.
@@ -441,20 +476,20 @@ class _MappingPoller:
             batch = list(itertools.takewhile(lambda record: self._window_of(record) == window_start, batch))
         expired = self._expired(batch)
         if expired:
-            self._discard(shard, batch[:expired], "RecordAgeExceeded", request_id=None, function_error=None)
+            self._discard(lane, batch[:expired], "RecordAgeExceeded", request_id=None, function_error=None)
             return
         event = lambda_event(batch, self.stream_arn)
         if windowed:
-            if shard.window_start is None:
-                shard.window_start, shard.window_state = window_start, {}
-            event.update(self._window_fields(shard, final=False))
+            if lane.window_start is None:
+                lane.window_start, lane.window_state = window_start, {}
+            event.update(self._window_fields(lane, final=False))
         payload = json.dumps(event)
         if len(payload) > _MAX_PAYLOAD_BYTES:
             del batch[self._within_payload_limit(batch, event) :]
             payload = json.dumps({**event, "Records": event["Records"][: len(batch)]})
         error: str | None = None
         request_id = ""
-        shard.invocations += 1
+        lane.invocations += 1
         try:
             request_id, response = self.function.invoke(payload)
             failed_from = self._failed_from(batch, response)
@@ -464,15 +499,15 @@ class _MappingPoller:
                 error, failed_from = "the response returned no state", 0
             elif windowed and failed_from != 0:
                 # The records checkpointed (all, or those before the lowest failure) are in the returned state.
-                shard.window_state = response["state"]
-                shard.window_terminated_early = len(json.dumps(response["state"])) > _MAX_WINDOW_STATE_BYTES
+                lane.window_state = response["state"]
+                lane.window_terminated_early = len(json.dumps(response["state"])) > _MAX_WINDOW_STATE_BYTES
         except Exception as raised:
             _logger.warning("%s: the handler raised %r", spec.logical_id, raised)
             error, failed_from = repr(raised), 0
         self._runner.stats.invocations.append(
             Invocation(
                 mapping=spec.logical_id,
-                shard_id=shard.shard_id,
+                shard_id=lane.shard.shard_id,
                 sequence_numbers=tuple(int(record["dynamodb"]["SequenceNumber"]) for record in batch),
                 keys=tuple(json.dumps(record["dynamodb"]["Keys"], sort_keys=True, default=str) for record in batch),
                 failed_from=failed_from,
@@ -480,30 +515,30 @@ class _MappingPoller:
             )
         )
         if failed_from is None:
-            self._checkpoint(shard, len(batch))
+            self._checkpoint(lane, len(batch))
             return
         if failed_from:
             # Lambda checkpoints at the lowest failed sequence number and retries from there; with bisection on, it
             # splits at that record: https://docs.aws.amazon.com/lambda/latest/dg/services-ddb-batchfailurereporting.html
-            self._checkpoint(shard, failed_from)
+            self._checkpoint(lane, failed_from)
             if spec.bisect_batch_on_function_error:
-                shard.bisect_limit = len(batch) - failed_from
+                lane.bisect_limit = len(batch) - failed_from
             return
         failing = batch
         if spec.bisect_batch_on_function_error and len(failing) > 1:
             # Splits do not use up retries: https://docs.aws.amazon.com/lambda/latest/dg/services-dynamodb-errors.html
-            shard.bisect_limit = (len(failing) + 1) // 2
+            lane.bisect_limit = (len(failing) + 1) // 2
             return
-        if self._retries_exhausted(shard):
+        if self._retries_exhausted(lane):
             self._discard(
-                shard,
+                lane,
                 failing,
                 "RetryAttemptsExhausted",
                 request_id=request_id or None,
                 function_error="Unhandled" if error else None,
             )
             return
-        shard.retries += 1
+        lane.retries += 1
 
     def _failed_from(self, batch: Sequence[Mapping[str, Any]], response: Any) -> int | None:
         """The index of the lowest reported failure, 0 for a response that fails the whole batch, None for success."""
@@ -536,21 +571,21 @@ class _MappingPoller:
             count += 1
         return count
 
-    def _checkpoint(self, shard: _Shard, count: int) -> None:
-        del shard.buffer[:count]
+    def _checkpoint(self, lane: _Lane, count: int) -> None:
+        del lane.buffer[:count]
         self._runner.stats.records_succeeded += count
-        self._moved(shard)
+        self._moved(lane)
 
-    def _moved(self, shard: _Shard) -> None:
-        shard.retries = shard.invocations = shard.sized = shard.sized_bytes = 0
-        shard.bisect_limit = None
+    def _moved(self, lane: _Lane) -> None:
+        lane.retries = lane.invocations = lane.sized = lane.sized_bytes = 0
+        lane.bisect_limit = None
         # For streams the next batching window begins as soon as the previous invocation completes:
         # https://docs.aws.amazon.com/lambda/latest/dg/invocation-eventsourcemapping.html#invocation-eventsourcemapping-batching
-        shard.gathering_since = time.monotonic()
+        lane.gathering_since = time.monotonic()
 
     def _discard(
         self,
-        shard: _Shard,
+        lane: _Lane,
         batch: Sequence[Mapping[str, Any]],
         condition: str,
         *,
@@ -567,13 +602,13 @@ class _MappingPoller:
                 "requestId": request_id or str(uuid.uuid4()),
                 "functionArn": self.function.arn,
                 "condition": condition,
-                "approximateInvokeCount": shard.invocations,
+                "approximateInvokeCount": lane.invocations,
             },
             "responseContext": response_context,
             "version": "1.0",
             "timestamp": _iso(datetime.now(UTC), milliseconds=True),
             "DDBStreamBatchInfo": {
-                "shardId": shard.shard_id,
+                "shardId": lane.shard.shard_id,
                 "startSequenceNumber": batch[0]["dynamodb"]["SequenceNumber"],
                 "endSequenceNumber": batch[-1]["dynamodb"]["SequenceNumber"],
                 "approximateArrivalOfFirstRecord": _iso(_arrival(batch[0])),
@@ -591,8 +626,8 @@ class _MappingPoller:
             _logger.warning(
                 "%s: no on-failure destination; records dropped: %s", self.spec.logical_id, json.dumps(message)
             )
-        del shard.buffer[: len(batch)]
-        self._moved(shard)
+        del lane.buffer[: len(batch)]
+        self._moved(lane)
 
 
 class LocalRunner:
