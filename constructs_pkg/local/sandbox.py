@@ -64,7 +64,9 @@ class ModuleSandbox:
             if boto3 is not None:
                 self._boto3_session = boto3.DEFAULT_SESSION
                 boto3.DEFAULT_SESSION = other_session
-            del sys.path[len(sys.path) - len(self._directories) :]
+            # By value, from the end: the function may have put entries of its own on the path meanwhile.
+            for directory in reversed(self._directories):
+                del sys.path[len(sys.path) - 1 - sys.path[::-1].index(directory)]
             sys.meta_path.remove(self._finder)
             self._loggers = self._swap_in(logging.root.manager.loggerDict, other_loggers)
             self._modules = self._swap_in(sys.modules, other_modules)
