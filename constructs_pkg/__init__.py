@@ -6,33 +6,64 @@
 - ``StreamFilter``: a typed, checked builder of event source mapping filter patterns.
 - ``EmbeddingPipeline``: keeps a vector store (Pinecone, S3 Vectors) in step with a text attribute (Voyage, Titan).
 - ``SummaryEnricher``: writes an AI summary (Anthropic API, Claude on Bedrock) back onto each item, loop-safe.
+
+The constructs import aws_cdk (and start jsii's Node.js process) when first used, not on ``import constructs_pkg``:
+the local tooling (``python -m constructs_pkg.local``: redrive, ``run --aws``, ``run`` on a synthesized cdk.out)
+works where only boto3 is installed.
 """
 
-from .dependency_layer import PythonDependencyLayer
-from .embedding_models import EmbeddingModel
-from .embedding_pipeline import EmbeddingPipeline
-from .stream_filter import ItemImage, StreamFilter
-from .stream_runtime_layer import StreamRuntimeLayer
-from .stream_trigger import DEFAULT_RUNTIME, OnFailure, StreamTrigger, StreamTriggerOptions
-from .stream_triggered_table import StreamTriggeredTable, StreamTriggeredTableOptions
-from .summary_enricher import SummaryEnricher
-from .summary_models import SummaryModel
-from .vector_stores import VectorStore
+from __future__ import annotations
 
-__all__ = [
-    "DEFAULT_RUNTIME",
-    "EmbeddingModel",
-    "EmbeddingPipeline",
-    "ItemImage",
-    "OnFailure",
-    "PythonDependencyLayer",
-    "StreamFilter",
-    "StreamRuntimeLayer",
-    "StreamTrigger",
-    "StreamTriggerOptions",
-    "StreamTriggeredTable",
-    "StreamTriggeredTableOptions",
-    "SummaryEnricher",
-    "SummaryModel",
-    "VectorStore",
-]
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    # For type checkers and IDEs; at run time each name is imported on first use by __getattr__ below.
+    from .dependency_layer import PythonDependencyLayer as PythonDependencyLayer
+    from .embedding_models import EmbeddingModel as EmbeddingModel
+    from .embedding_pipeline import EmbeddingPipeline as EmbeddingPipeline
+    from .stream_filter import ItemImage as ItemImage
+    from .stream_filter import StreamFilter as StreamFilter
+    from .stream_runtime_layer import StreamRuntimeLayer as StreamRuntimeLayer
+    from .stream_trigger import DEFAULT_RUNTIME as DEFAULT_RUNTIME
+    from .stream_trigger import OnFailure as OnFailure
+    from .stream_trigger import StreamTrigger as StreamTrigger
+    from .stream_trigger import StreamTriggerOptions as StreamTriggerOptions
+    from .stream_triggered_table import StreamTriggeredTable as StreamTriggeredTable
+    from .stream_triggered_table import StreamTriggeredTableOptions as StreamTriggeredTableOptions
+    from .summary_enricher import SummaryEnricher as SummaryEnricher
+    from .summary_models import SummaryModel as SummaryModel
+    from .vector_stores import VectorStore as VectorStore
+
+# Each public name and the module that defines it.
+_MODULES = {
+    "DEFAULT_RUNTIME": ".stream_trigger",
+    "EmbeddingModel": ".embedding_models",
+    "EmbeddingPipeline": ".embedding_pipeline",
+    "ItemImage": ".stream_filter",
+    "OnFailure": ".stream_trigger",
+    "PythonDependencyLayer": ".dependency_layer",
+    "StreamFilter": ".stream_filter",
+    "StreamRuntimeLayer": ".stream_runtime_layer",
+    "StreamTrigger": ".stream_trigger",
+    "StreamTriggerOptions": ".stream_trigger",
+    "StreamTriggeredTable": ".stream_triggered_table",
+    "StreamTriggeredTableOptions": ".stream_triggered_table",
+    "SummaryEnricher": ".summary_enricher",
+    "SummaryModel": ".summary_models",
+    "VectorStore": ".vector_stores",
+}
+
+__all__ = sorted(_MODULES)
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _MODULES:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(_MODULES[name], __name__), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted([*globals(), *_MODULES])

@@ -1,11 +1,17 @@
-"""The tree keeps its promises: runtime code never imports the CDK, so it runs inside Lambda as shipped."""
+"""The tree keeps its promises: runtime code never imports the CDK, so it runs inside Lambda as shipped, and the local
+tooling runs where the CDK is not installed."""
 
 from __future__ import annotations
 
 import ast
+import subprocess
+import sys
 from pathlib import Path
 
-RUNTIME = Path(__file__).resolve().parent.parent / "lambda_src"
+import constructs_pkg
+
+ROOT = Path(__file__).resolve().parent.parent
+RUNTIME = ROOT / "lambda_src"
 
 
 def test_no_aws_cdk_import_under_lambda_src() -> None:
@@ -17,3 +23,26 @@ def test_no_aws_cdk_import_under_lambda_src() -> None:
                 names = [node.module]
             offenders += [f"{source}: {name}" for name in names if name.split(".")[0] in ("aws_cdk", "constructs")]
     assert offenders == []
+
+
+def test_the_local_tooling_runs_without_the_cdk() -> None:
+    # The redrive and run --aws tools serve operators whose machines may have boto3 and no Node.js: importing them
+    # must not import aws_cdk (whose import starts jsii's Node.js process).
+    probe = (
+        "import sys, constructs_pkg.local.__main__, constructs_pkg.local.redrive, constructs_pkg.local.deployed, "
+        "constructs_pkg.local.providers; print(sorted(name for name in sys.modules if name.startswith('aws_cdk')))"
+    )
+    loaded = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True, cwd=ROOT)
+
+    assert loaded.stdout.strip() == "[]"
+
+
+def test_every_public_name_is_declared_for_type_checkers_and_resolves_at_run_time() -> None:
+    tree = ast.parse((ROOT / "constructs_pkg" / "__init__.py").read_text())
+    (type_checking,) = [node for node in tree.body if isinstance(node, ast.If)]
+    declared = {alias.asname for node in type_checking.body if isinstance(node, ast.ImportFrom) for alias in node.names}
+
+    assert declared == set(constructs_pkg.__all__)
+    assert all(
+        getattr(constructs_pkg, name).__module__.startswith("constructs_pkg") for name in declared - {"DEFAULT_RUNTIME"}
+    )
