@@ -36,6 +36,7 @@ from constructs_pkg.local.sandbox import ModuleSandbox
 from constructs_pkg.local.wire import lambda_event, lambda_record
 
 __all__ = [
+    "FunctionTimedOut",
     "Invocation",
     "LambdaContext",
     "LocalRunner",
@@ -107,10 +108,7 @@ class RunStats:
 
 @dataclass
 class LambdaContext:
-    """The parts of Lambda's context object handlers use; the remaining time counts down from the function's timeout.
-
-    The timeout is reported, not enforced: an in-process call cannot be stopped.
-    """
+    """The parts of Lambda's context object handlers use; the remaining time counts down from the function's timeout."""
 
     function_name: str
     invoked_function_arn: str
@@ -129,6 +127,10 @@ class LambdaContext:
 
     def get_remaining_time_in_millis(self) -> int:
         return max(0, int((self.deadline - time.monotonic()) * 1000))
+
+
+class FunctionTimedOut(Exception):
+    """A handler ran past its function's timeout: Lambda would have stopped it, and counts that as a function error."""
 
 
 class _Function:
@@ -155,7 +157,19 @@ class _Function:
                 aws_request_id=request_id,
                 deadline=time.monotonic() + self.spec.timeout_seconds,
             )
-            return request_id, handler(json.loads(payload), context)
+            try:
+                response = handler(json.loads(payload), context)
+            except Exception:
+                self._check_deadline(context)
+                raise
+            self._check_deadline(context)
+            return request_id, response
+
+    def _check_deadline(self, context: LambdaContext) -> None:
+        # Lambda stops a call at the timeout and counts it as a function error; an in-process call cannot be stopped,
+        # so one that ran past it ends as Lambda's would have, only later (its side effects stay).
+        if time.monotonic() > context.deadline:
+            raise FunctionTimedOut(f"Task timed out after {self.spec.timeout_seconds:.2f} seconds")
 
     def _load(self) -> Callable[[Any, Any], Any]:
         module_name, _, attribute = self.spec.handler.rpartition(".")

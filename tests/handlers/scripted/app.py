@@ -1,15 +1,16 @@
 """A stream handler whose answer each record scripts with its ``mode`` attribute, for the local runner's fault tests.
 
 ``fail-batch``: a partial batch response with an empty itemIdentifier; ``fail-item``: a partial batch response naming
-this record; anything else succeeds. A record whose ``mode`` is listed in the environment's ``POISON_MODES``
-(comma-separated) makes the handler raise. ``environment`` answers with environment variables,
-``aggregate`` sums a tumbling window.
+this record; ``sleep-<seconds>``: succeeds after that long; anything else succeeds. A record whose ``mode`` is listed in
+the environment's ``POISON_MODES`` (comma-separated) makes the handler raise. ``environment`` answers with environment
+variables, ``aggregate`` sums a tumbling window.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import time
 from typing import Any
 
 
@@ -24,6 +25,8 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
             failures.append({"itemIdentifier": ""})
         elif mode == "fail-item":
             failures.append({"itemIdentifier": record["dynamodb"]["SequenceNumber"]})
+        elif mode.startswith("sleep-"):
+            time.sleep(float(mode.removeprefix("sleep-")))
     return {"batchItemFailures": failures}
 
 

@@ -1,9 +1,10 @@
-"""The local runner's batching window and shard lineage.
+"""How the local runner delivers a shard's records: the batching window and payload limit, shard lineage,
+ParallelizationFactor, and the function's timeout.
 
 MaximumBatchingWindowInSeconds runs against DynamoDB Local, on a monotonic clock the test moves by hand. Parent shards
-before their children run on a scripted DynamoDB Streams double, because DynamoDB Local never splits a shard. Both
-use a LocalApp built in the test (one table, the scripted handler in tests/handlers/scripted, one mapping): these tests
-are about the runner, and reading a synthesized template is covered in test_local_runner.py.
+before their children (and the rest) run on a scripted DynamoDB Streams double, because DynamoDB Local never splits a
+shard. All use a LocalApp built in the test (one table, the scripted handler in tests/handlers/scripted, one mapping):
+these tests are about the runner, and reading a synthesized template is covered in test_local_runner.py.
 """
 
 from __future__ import annotations
@@ -32,9 +33,9 @@ STREAM_ARN = f"arn:aws:dynamodb:{REGION}:000000000000:table/{TABLE}/stream/2024-
 PAYLOAD_LIMIT_BYTES = 6 * 1024 * 1024
 
 
-def _app(*, environment: dict[str, str] | None = None, **mapping_options: Any) -> LocalApp:
-    """The Items table (NEW_IMAGE stream), the scripted handler, and a mapping from TRIM_HORIZON with
-    ``mapping_options`` over Lambda's defaults."""
+def _app(*, environment: dict[str, str] | None = None, timeout_seconds: int = 3, **mapping_options: Any) -> LocalApp:
+    """The Items table (NEW_IMAGE stream), the scripted handler (Lambda's default timeout of 3 s), and a mapping from
+    TRIM_HORIZON with ``mapping_options`` over Lambda's defaults."""
     table = TableSpec(
         logical_id=TABLE,
         name=TABLE,
@@ -42,7 +43,14 @@ def _app(*, environment: dict[str, str] | None = None, **mapping_options: Any) -
         attribute_definitions=({"AttributeName": "PK", "AttributeType": "S"},),
         stream_view_type="NEW_IMAGE",
     )
-    function = FunctionSpec(FUNCTION, FUNCTION, "app.handler", SCRIPTED_HANDLER, environment=environment or {})
+    function = FunctionSpec(
+        FUNCTION,
+        FUNCTION,
+        "app.handler",
+        SCRIPTED_HANDLER,
+        environment=environment or {},
+        timeout_seconds=timeout_seconds,
+    )
     options = {"starting_position": "TRIM_HORIZON", **mapping_options}
     mapping = MappingSpec(MAPPING, TABLE, FUNCTION, **options)
     return LocalApp({TABLE: table}, {FUNCTION: function}, (mapping,))
@@ -476,3 +484,22 @@ def test_with_a_parallelization_factor_a_failing_item_holds_up_its_own_lane_only
     # ... and every other change is delivered once
     assert sorted(key for keys, failed in deliveries if failed is None for key in keys) == others
     assert (runner.stats.records_succeeded, runner.stats.records_discarded) == (len(others), 2)
+
+
+# The function's timeout, on a scripted stream
+
+
+def test_an_invocation_that_runs_past_the_timeout_fails_as_a_timed_out_lambda_call() -> None:
+    # GIVEN a function with a 1 s timeout, no retries and no bisection, and a record whose handling takes longer
+    streams = _ScriptedStreams(_ScriptedShard("shard", None, [_record(100, "slow", "sleep-1.2")]))
+    runner = _scripted_runner(streams, timeout_seconds=1, maximum_retry_attempts=0)
+
+    # WHEN the runner carries the stream
+    _poll_until_settled(runner)
+
+    # THEN the call counts as a function error, Task timed out, and the record goes to the on-failure destination
+    (invocation,) = runner.stats.invocations
+    assert invocation.failed_from == 0 and "Task timed out after 1.00 seconds" in str(invocation.error)
+    (message,) = runner.stats.on_failure_messages
+    assert message["responseContext"]["functionError"] == "Unhandled"
+    assert message["requestContext"]["condition"] == "RetryAttemptsExhausted"
