@@ -14,13 +14,13 @@ from typing import Any
 
 import pytest
 from conftest import synth_like_app
+from dynamodb_local import DynamoDBLocal, StreamReader
 
 from constructs_pkg.local.__main__ import main
 from constructs_pkg.local.assembly import LocalApp
 from constructs_pkg.local.redrive import RedriveResult, messages_from_sqs, redrive_messages
 from constructs_pkg.local.runner import LocalRunner, RunStats, running_moto_server
 from examples.notifications.stack import NotificationsStack
-from tests.dynamodb_local import DynamoDBLocal, StreamReader
 
 ORDERS = "OrdersTable1F8332C7"
 SUMMARIES = "OrderSummaries85FA0D07"

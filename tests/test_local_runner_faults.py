@@ -21,12 +21,12 @@ from aws_cdk import aws_secretsmanager as secretsmanager
 from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sqs as sqs
 from conftest import synth_like_app
+from dynamodb_local import DynamoDBLocal
 
 from constructs_pkg import StreamTriggeredTable
 from constructs_pkg.local.assembly import LocalApp, MappingSpec
 from constructs_pkg.local.redrive import parse_failure_message
 from constructs_pkg.local.runner import LOCAL_SECRET_VALUE, LocalRunner, running_moto_server
-from tests.dynamodb_local import DynamoDBLocal
 
 SCRIPTED_HANDLER = Path(__file__).parent / "handlers" / "scripted"
 

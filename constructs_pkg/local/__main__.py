@@ -22,7 +22,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from constructs_pkg.local.providers import PROVIDERS
+from constructs_pkg.local.providers import API_KEYS, PROVIDERS
 
 __all__ = ["main"]
 
@@ -72,6 +72,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         help="create the app's tables first; --no-create-tables to use existing ones (Default: create)",
     )
     run.add_argument("--table-prefix", default="", help="put before every table and queue name (Default: none)")
+    key_variables = ", ".join(f"{key.environment_variable} ({name})" for name, key in API_KEYS.items())
     run.add_argument(
         "--real",
         action="append",
@@ -79,9 +80,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         choices=PROVIDERS,
         metavar="PROVIDER",
         help=f"call this AI provider for real instead of its local stub; repeat for more ({', '.join(PROVIDERS)}). "
-        "Voyage, Pinecone and Anthropic take their API key from VOYAGE_API_KEY, PINECONE_API_KEY and "
-        "ANTHROPIC_API_KEY; Bedrock and S3 Vectors use boto3's default credentials and region (Default: - every "
-        "provider the functions use is stubbed on loopback, with the stubs' keys in their secrets)",
+        f"The API key comes from {key_variables}; "
+        "Bedrock and S3 Vectors use boto3's default credentials and region (Default: - every provider the functions "
+        "use is stubbed on loopback, with the stubs' keys in their secrets)",
     )
     run.add_argument(
         "--starting-position",
@@ -259,7 +260,7 @@ def _demo(args: argparse.Namespace) -> int:
 
 def _run_demo(args: argparse.Namespace) -> int:
     from constructs_pkg.local.assembly import LocalApp
-    from constructs_pkg.local.dynamodb_local import running_dynamodb_local
+    from constructs_pkg.local.dynamodb_local import running_dynamodb_local, stop_process
     from constructs_pkg.local.runner import LocalRunner, RunStats, running_moto_server
 
     started = time.monotonic()
@@ -275,7 +276,8 @@ def _run_demo(args: argparse.Namespace) -> int:
         synth = resources.enter_context(
             subprocess.Popen(shlex.split(command), env={**os.environ, "CDK_OUTDIR": outdir}, stdout=subprocess.DEVNULL)
         )
-        resources.callback(_stop, synth)
+        # The synth ends here if the demo stops before it does (an error or Ctrl-C).
+        resources.callback(stop_process, synth)
         step("2. starting DynamoDB Local (DynamoDB and its Streams API) and moto (SQS, SNS, S3, Secrets Manager)")
         database = resources.enter_context(running_dynamodb_local())
         sqs_endpoint = resources.enter_context(running_moto_server())
@@ -364,17 +366,6 @@ def _demo_summaries(runner: Any) -> list[dict[str, str]]:
     if not rows:
         _say("   OrderSummaries: (empty)")
     return sorted(rows, key=lambda row: row["orderId"])
-
-
-def _stop(process: subprocess.Popen[bytes]) -> None:
-    """End the synth if the demo stops before it does (an error or Ctrl-C)."""
-    if process.poll() is None:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
 
 
 def _cdk_json_app() -> str:

@@ -58,7 +58,7 @@ def running_dynamodb_local(home: Path | None = None) -> Iterator[DynamoDBLocal]:
     if shutil.which("java") is None:
         raise RuntimeError("DynamoDB Local runs on Java (17 or newer): put `java` on the PATH")
     home = home or dynamodb_local_home()
-    port = _free_port()
+    port = free_port()
     started = time.monotonic()
     with tempfile.TemporaryFile() as log:
         # The jar has no option to choose the address: it listens on every interface, on a port nobody is told of.
@@ -75,15 +75,22 @@ def running_dynamodb_local(home: Path | None = None) -> Iterator[DynamoDBLocal]:
             _wait_until_serving(endpoint_url, process, log)
             yield DynamoDBLocal(endpoint_url, startup_seconds=time.monotonic() - started)
         finally:
-            process.terminate()
-            try:
-                process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
+            stop_process(process)
 
 
-def _free_port() -> int:
+def stop_process(process: subprocess.Popen[bytes]) -> None:
+    """End ``process`` if it still runs: SIGTERM, then SIGKILL after 10 s."""
+    if process.poll() is None:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+def free_port() -> int:
+    """A TCP port free on 127.0.0.1 at the time of asking."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
         probe.bind(("127.0.0.1", 0))
         port: int = probe.getsockname()[1]

@@ -14,7 +14,7 @@ import contextlib
 import os
 from collections.abc import Collection, Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 from constructs_pkg.local.assembly import LocalApp
 from constructs_pkg.local.runner import aws_session_environment
@@ -28,17 +28,25 @@ from constructs_pkg.local.stubs.s3_vectors import S3VectorsStub
 from constructs_pkg.local.stubs.server import StubServer
 from constructs_pkg.local.stubs.voyage import VoyageStub
 
-__all__ = ["KEY_VARIABLES", "PROVIDERS", "ProviderSetup", "local_providers", "providers_used"]
+__all__ = ["API_KEYS", "PROVIDERS", "ApiKey", "ProviderSetup", "local_providers", "providers_used"]
 
 PROVIDERS = ("voyage", "pinecone", "anthropic", "bedrock", "s3vectors")
-# Provider -> the variable naming its API key's secret in a function's environment, and the stub's key.
-_SECRET_VARIABLES = {
-    "voyage": ("VOYAGE_API_KEY_SECRET_ARN", voyage.API_KEY),
-    "pinecone": ("PINECONE_API_KEY_SECRET_ARN", pinecone.API_KEY),
-    "anthropic": ("ANTHROPIC_API_KEY_SECRET_ARN", anthropic.API_KEY),
+
+
+class ApiKey(NamedTuple):
+    """Where a provider's API key goes: the function variable naming its secret, the variable of the runner's
+    environment holding the real key, and the stub's key."""
+
+    secret_variable: str
+    environment_variable: str
+    stub_key: str
+
+
+API_KEYS = {
+    "voyage": ApiKey("VOYAGE_API_KEY_SECRET_ARN", "VOYAGE_API_KEY", voyage.API_KEY),
+    "pinecone": ApiKey("PINECONE_API_KEY_SECRET_ARN", "PINECONE_API_KEY", pinecone.API_KEY),
+    "anthropic": ApiKey("ANTHROPIC_API_KEY_SECRET_ARN", "ANTHROPIC_API_KEY", anthropic.API_KEY),
 }
-# The variable of the runner's environment that holds a real provider's API key.
-KEY_VARIABLES = {"voyage": "VOYAGE_API_KEY", "pinecone": "PINECONE_API_KEY", "anthropic": "ANTHROPIC_API_KEY"}
 # What each construct variable's value means: (variable, value) -> provider.
 _CHOICES = {
     ("EMBEDDING_PROVIDER", "voyage"): "voyage",
@@ -106,16 +114,15 @@ def local_providers(
         raise ValueError(f"unknown providers {', '.join(unknown)}: choose from {', '.join(PROVIDERS)}")
     used = providers_used(app)
     setup = ProviderSetup(used=used, real=frozenset(real) & used)
-    missing = [
-        KEY_VARIABLES[name] for name in sorted(setup.real & set(KEY_VARIABLES)) if not environ.get(KEY_VARIABLES[name])
-    ]
+    keys = {provider: API_KEYS[provider] for provider in sorted(used & set(API_KEYS))}
+    missing = [key.environment_variable for provider, key in keys.items() if provider in setup.real]
+    missing = [variable for variable in missing if not environ.get(variable)]
     if missing:
         raise ValueError(f"a real provider needs its API key: set {', '.join(missing)}")
+    for provider, key in keys.items():
+        real_key = provider in setup.real
+        setup.secret_values[key.secret_variable] = environ[key.environment_variable] if real_key else key.stub_key
     with contextlib.ExitStack() as running:
-        for provider in sorted(used):
-            if provider in _SECRET_VARIABLES:
-                variable, stub_key = _SECRET_VARIABLES[provider]
-                setup.secret_values[variable] = environ[KEY_VARIABLES[provider]] if provider in setup.real else stub_key
         if setup.real & {"bedrock", "s3vectors"}:
             import boto3
 

@@ -18,7 +18,6 @@ import json
 import logging
 import os
 import re
-import socket
 import tempfile
 import time
 import uuid
@@ -30,7 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from constructs_pkg.local.assembly import FunctionSpec, LocalApp, MappingSpec, ResourceRef, TableRef
-from constructs_pkg.local.dynamodb_local import REGION, local_client
+from constructs_pkg.local.dynamodb_local import REGION, free_port, local_client
 from constructs_pkg.local.filter_patterns import matches_any
 from constructs_pkg.local.sandbox import ModuleSandbox
 from constructs_pkg.local.wire import lambda_event, lambda_record
@@ -970,9 +969,7 @@ def running_moto_server() -> Iterator[str]:
     """moto in server mode on a free loopback port (SQS, SNS and the rest of its services); yields its endpoint URL."""
     from moto.server import ThreadedMotoServer
 
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
+    port = free_port()
     # Its request log would drown the runner's own output.
     logging.getLogger("werkzeug").setLevel(logging.WARNING)
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
