@@ -241,3 +241,38 @@ def test_the_cli_runs_the_seed_pipelines_with_every_provider_stubbed(
     assert "anthropic stub: 3 requests, 0 answered with an error" in out
     assert re.search(r"voyage stub: [1-3] requests, 0 answered with an error", out)
     assert "0 failed" in out and out.rstrip().endswith("0 sent to on-failure destinations")
+
+
+def test_both_stacks_run_together_each_pipeline_on_its_own_table_and_providers(
+    assembly: Path, dynamodb_local: DynamoDBLocal, moto_endpoint: str
+) -> None:
+    # GIVEN both stacks read together: the same logical ids, two pipelines of each kind in one process
+    app = LocalApp.from_assembly(assembly)
+    with local_providers(app) as providers:
+        runner = _runner(app, providers, dynamodb_local, moto_endpoint, "both-")
+        seed_table, native_table = (
+            runner.table_names[f"{stack}/{TABLE}"] for stack in ("SeedAiPipelines", "AwsNativeAiPipelines")
+        )
+        assert seed_table != native_table
+
+        # WHEN one article is written to each stack's table
+        _, body = ARTICLES["CONTENT#1"]
+        for table in (seed_table, native_table):
+            runner.dynamodb_client.put_item(TableName=table, Item=_content("CONTENT#1", "Streams", body))
+        stats = runner.run_until_idle(timeout=30)
+
+        # THEN each stack's pipelines used its own providers and wrote back to its own table
+        anthropic = providers.stubs["anthropic"]
+        (claude,) = (stub for stub in providers.bedrock_models.values() if isinstance(stub, BedrockClaudeStub))
+        assert isinstance(anthropic, AnthropicStub)
+        assert anthropic.prompts() == claude.prompts() == [PROMPT.format(text=body)]
+        pinecone, vectors = providers.stubs["pinecone"], providers.stubs["s3vectors"]
+        assert isinstance(pinecone, PineconeStub) and isinstance(vectors, S3VectorsStub)
+        assert list(pinecone.vectors(NAMESPACE)) == ["SITE#1#CONTENT#1"]
+        assert [list(index) for index in vectors.indexes.values()] == [["SITE#1#CONTENT#1"]]
+        for table in (seed_table, native_table):
+            item = runner.dynamodb_client.get_item(
+                TableName=table, Key={"PK": {"S": "SITE#1"}, "SK": {"S": "CONTENT#1"}}
+            )
+            assert item["Item"]["aiSummary"] == {"S": summary_of(PROMPT.format(text=body))}
+        assert stats.failed_invocations == 0

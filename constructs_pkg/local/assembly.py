@@ -87,11 +87,11 @@ class FunctionSpec:
 @dataclass(frozen=True)
 class OnFailureSpec:
     """An on-failure destination: ``kind`` is ``sqs``, ``sns`` or ``s3``; ``logical_id`` the resource's; ``name`` its
-    own name property (QueueName, TopicName, BucketName), else None (Default: None)."""
+    own name property (QueueName, TopicName, BucketName), else a name made from its logical id."""
 
     kind: str
     logical_id: str
-    name: str | None = None
+    name: str
 
 
 @dataclass(frozen=True)
@@ -124,8 +124,11 @@ class MappingSpec:
 class LocalApp:
     """The tables, functions and DynamoDB event source mappings of one or more stacks of a cloud assembly.
 
-    Logical ids are assumed unique across the stacks read; ``warnings`` lists what could not be carried over;
-    ``stack_names`` are the stacks' CloudFormation names (their ``stackName``, else their artifact id).
+    Each resource is known by its logical id, or by ``Stack/LogicalId`` when several stacks were read (two stacks may
+    use the same logical ids, as CloudFormation allows), and a table, function, queue, topic or secret without a name
+    of its own is named after it (``Stack-LogicalId`` then). ``origins`` gives each table's and function's stack, by
+    its CloudFormation name (the ``stackName``, else the artifact id), and logical id; ``stack_names`` are the
+    CloudFormation names of the stacks read; ``warnings`` lists what could not be carried over.
     """
 
     tables: Mapping[str, TableSpec]
@@ -133,6 +136,7 @@ class LocalApp:
     mappings: tuple[MappingSpec, ...]
     warnings: tuple[str, ...] = ()
     stack_names: tuple[str, ...] = ()
+    origins: Mapping[str, tuple[str, str]] = field(default_factory=dict)
 
     def starting_at(self, position: str) -> LocalApp:
         """This app with every mapping's StartingPosition replaced by ``position`` (LATEST or TRIM_HORIZON).
@@ -163,10 +167,37 @@ class LocalApp:
                 raise ValueError(f"stack_names: {missing} not in the assembly at {root} (it holds {sorted(stacks)})")
             stacks = {name: stacks[name] for name in stack_names}
         reader = _TemplateReader()
+        stack_names = []
         for name, artifact in stacks.items():
-            reader.read_stack(root, name, artifact, manifest["artifacts"])
-        stack_names = tuple(artifact["properties"].get("stackName", name) for name, artifact in stacks.items())
-        return cls(reader.tables, reader.functions, tuple(reader.mappings), tuple(reader.warnings), stack_names)
+            stack_names.append(artifact["properties"].get("stackName", name))
+            ids = _StackIds(name, stack_names[-1], qualified=len(stacks) > 1)
+            reader.read_stack(root, ids, artifact, manifest["artifacts"])
+        return cls(
+            reader.tables,
+            reader.functions,
+            tuple(reader.mappings),
+            tuple(reader.warnings),
+            tuple(stack_names),
+            reader.origins,
+        )
+
+
+@dataclass(frozen=True)
+class _StackIds:
+    """How one stack's resources are known in a ``LocalApp``: by logical id, prefixed by the stack when qualified."""
+
+    stack: str
+    deployed_name: str
+    qualified: bool
+
+    def key(self, logical_id: str) -> str:
+        return f"{self.stack}/{logical_id}" if self.qualified else logical_id
+
+    def name(self, logical_id: str, own_name: Any) -> str:
+        """The resource's own name property, else a local name made from its logical id."""
+        if isinstance(own_name, str):
+            return own_name
+        return f"{self.stack}-{logical_id}" if self.qualified else logical_id
 
 
 class _TemplateReader:
@@ -175,41 +206,45 @@ class _TemplateReader:
         self.functions: dict[str, FunctionSpec] = {}
         self.mappings: list[MappingSpec] = []
         self.warnings: list[str] = []
+        self.origins: dict[str, tuple[str, str]] = {}
 
-    def read_stack(self, root: Path, name: str, artifact: Mapping[str, Any], artifacts: Mapping[str, Any]) -> None:
+    def read_stack(self, root: Path, ids: _StackIds, artifact: Mapping[str, Any], artifacts: Mapping[str, Any]) -> None:
         template = json.loads((root / artifact["properties"]["templateFile"]).read_text())
         resources: dict[str, Any] = template.get("Resources", {})
         assets = _asset_dirs(root, artifact, artifacts)
         for logical_id, resource in resources.items():
             if resource.get("Type") in _TABLE_TYPES:
-                self.tables[logical_id] = _table(logical_id, resource.get("Properties", {}))
+                self.tables[ids.key(logical_id)] = _table(ids, logical_id, resource.get("Properties", {}))
+                self.origins[ids.key(logical_id)] = (ids.deployed_name, logical_id)
         for logical_id, resource in resources.items():
             if resource.get("Type") == "AWS::Lambda::Function":
-                function = self._function(name, logical_id, resource, resources, root, assets)
+                function = self._function(ids, logical_id, resource, resources, root, assets)
                 if function is not None:
-                    self.functions[logical_id] = function
+                    self.functions[ids.key(logical_id)] = function
+                    self.origins[ids.key(logical_id)] = (ids.deployed_name, logical_id)
         for logical_id, resource in resources.items():
             if resource.get("Type") == "AWS::Lambda::EventSourceMapping":
-                mapping = self._mapping(name, logical_id, resource.get("Properties", {}), resources)
+                mapping = self._mapping(ids, logical_id, resource.get("Properties", {}), resources)
                 if mapping is not None:
                     self.mappings.append(mapping)
 
     def _function(
         self,
-        stack: str,
+        ids: _StackIds,
         logical_id: str,
         resource: Mapping[str, Any],
         resources: Mapping[str, Any],
         root: Path,
         assets: Mapping[str, Path],
     ) -> FunctionSpec | None:
+        where = f"{ids.stack}/{logical_id}"
         properties = resource.get("Properties", {})
         handler = properties.get("Handler")
         code = properties.get("Code", {})
         inline_code = code.get("ZipFile") if isinstance(code.get("ZipFile"), str) else None
         code_dir = _asset_dir(resource, code, root, assets)
         if not isinstance(handler, str) or (code_dir is None and inline_code is None):
-            self.warnings.append(f"{stack}/{logical_id}: no Handler or no code asset directory; it cannot run locally")
+            self.warnings.append(f"{where}: no Handler or no code asset directory; it cannot run locally")
             return None
         layer_dirs: list[Path] = []
         for layer in properties.get("Layers", []):
@@ -218,22 +253,21 @@ class _TemplateReader:
             content = layer_resource.get("Properties", {}).get("Content", {})
             layer_dir = _asset_dir(layer_resource, content, root, assets)
             if layer_dir is None:
-                self.warnings.append(f"{stack}/{logical_id}: layer {layer} has no local asset; left out")
+                self.warnings.append(f"{where}: layer {layer} has no local asset; left out")
                 continue
             # Lambda's Python runtimes put a layer's python/ folder on sys.path:
             # https://docs.aws.amazon.com/lambda/latest/dg/packaging-layers.html#packaging-layers-paths
             layer_dirs.append(layer_dir / "python" if (layer_dir / "python").is_dir() else layer_dir)
         environment: dict[str, str | TableRef | ResourceRef] = {}
         for key, value in properties.get("Environment", {}).get("Variables", {}).items():
-            resolved = self._environment_value(value, resources)
+            resolved = self._environment_value(ids, value, resources)
             if resolved is None:
-                self.warnings.append(f"{stack}/{logical_id}: environment {key}={json.dumps(value)} is left out")
+                self.warnings.append(f"{where}: environment {key}={json.dumps(value)} is left out")
             else:
                 environment[key] = resolved
-        name = properties.get("FunctionName")
         return FunctionSpec(
-            logical_id=logical_id,
-            name=name if isinstance(name, str) else logical_id,
+            logical_id=ids.key(logical_id),
+            name=ids.name(logical_id, properties.get("FunctionName")),
             handler=handler,
             code_dir=code_dir,
             layer_dirs=tuple(layer_dirs),
@@ -244,7 +278,9 @@ class _TemplateReader:
         )
 
     @staticmethod
-    def _environment_value(value: Any, resources: Mapping[str, Any]) -> str | TableRef | ResourceRef | None:
+    def _environment_value(
+        ids: _StackIds, value: Any, resources: Mapping[str, Any]
+    ) -> str | TableRef | ResourceRef | None:
         if isinstance(value, str):
             return value
         if isinstance(value, bool):
@@ -256,33 +292,33 @@ class _TemplateReader:
             return None
         resource = resources.get(logical_id, {})
         if resource.get("Type") in _TABLE_TYPES and set(value) == {"Ref"}:
-            return TableRef(logical_id)
+            return TableRef(ids.key(logical_id))
         kind = _REFERABLE_KINDS.get(resource.get("Type", ""))
         if kind is None:
             return None
         properties = resource.get("Properties", {})
-        name = properties.get(_NAME_PROPERTIES[kind])
         secret_string = properties.get("SecretString")
         attribute = value.get("Fn::GetAtt")
         return ResourceRef(
-            logical_id=logical_id,
+            logical_id=ids.key(logical_id),
             kind=kind,
-            name=name if isinstance(name, str) else logical_id,
+            name=ids.name(logical_id, properties.get(_NAME_PROPERTIES[kind])),
             attribute=None if attribute is None else _attribute_name(attribute),
             secret_string=secret_string if isinstance(secret_string, str) else None,
         )
 
     def _mapping(
-        self, stack: str, logical_id: str, properties: Mapping[str, Any], resources: Mapping[str, Any]
+        self, ids: _StackIds, logical_id: str, properties: Mapping[str, Any], resources: Mapping[str, Any]
     ) -> MappingSpec | None:
-        table_id = _referenced_id(properties.get("EventSourceArn"))
+        where = f"{ids.stack}/{logical_id}"
+        table_id = ids.key(_referenced_id(properties.get("EventSourceArn")) or "")
         if table_id not in self.tables:
             # Kinesis, SQS, Kafka and tables outside the stacks read are not this runner's to emulate.
-            self.warnings.append(f"{stack}/{logical_id}: its event source is not a DynamoDB table of the app; skipped")
+            self.warnings.append(f"{where}: its event source is not a DynamoDB table of the app; skipped")
             return None
-        function_id = _referenced_id(properties.get("FunctionName"))
+        function_id = ids.key(_referenced_id(properties.get("FunctionName")) or "")
         if function_id not in self.functions:
-            self.warnings.append(f"{stack}/{logical_id}: its function cannot run locally; skipped")
+            self.warnings.append(f"{where}: its function cannot run locally; skipped")
             return None
         on_failure = None
         destination = properties.get("DestinationConfig", {}).get("OnFailure", {}).get("Destination")
@@ -290,13 +326,13 @@ class _TemplateReader:
             destination_id = _referenced_id(destination)
             kind = _DESTINATION_KINDS.get(resources.get(destination_id or "", {}).get("Type", ""))
             if destination_id is None or kind is None:
-                self.warnings.append(f"{stack}/{logical_id}: on-failure destination {destination} is not emulated")
+                self.warnings.append(f"{where}: on-failure destination {destination} is not emulated")
             else:
                 name = resources[destination_id].get("Properties", {}).get(_NAME_PROPERTIES[kind])
-                on_failure = OnFailureSpec(kind, destination_id, name if isinstance(name, str) else None)
+                on_failure = OnFailureSpec(kind, ids.key(destination_id), ids.name(destination_id, name))
         filters = properties.get("FilterCriteria", {}).get("Filters", [])
         return MappingSpec(
-            logical_id=logical_id,
+            logical_id=ids.key(logical_id),
             table_logical_id=table_id,
             function_logical_id=function_id,
             starting_position=properties.get("StartingPosition", "TRIM_HORIZON"),
@@ -314,13 +350,12 @@ class _TemplateReader:
         )
 
 
-def _table(logical_id: str, properties: Mapping[str, Any]) -> TableSpec:
-    name = properties.get("TableName")
+def _table(ids: _StackIds, logical_id: str, properties: Mapping[str, Any]) -> TableSpec:
     stream = properties.get("StreamSpecification") or {}
     ttl = properties.get("TimeToLiveSpecification") or {}
     return TableSpec(
-        logical_id=logical_id,
-        name=name if isinstance(name, str) else logical_id,
+        logical_id=ids.key(logical_id),
+        name=ids.name(logical_id, properties.get("TableName")),
         key_schema=tuple(properties.get("KeySchema", [])),
         attribute_definitions=tuple(properties.get("AttributeDefinitions", [])),
         global_secondary_indexes=tuple(properties.get("GlobalSecondaryIndexes", [])),

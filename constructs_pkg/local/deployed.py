@@ -22,33 +22,33 @@ def as_deployed(app: LocalApp, session: Any) -> LocalApp:
 
     Raises ValueError naming a stack that is not deployed, or a table or function the deployed stack does not hold.
     """
-    physical = _physical_ids(app.stack_names, session.client("cloudformation"))
-    missing = sorted(logical_id for logical_id in (*app.tables, *app.functions) if logical_id not in physical)
+    deployed = _physical_ids(app.stack_names, session.client("cloudformation"))
+    physical = {key: deployed[origin] for key, origin in app.origins.items() if origin in deployed}
+    missing = sorted(key for key in (*app.tables, *app.functions) if key not in physical)
     if missing:
         stacks = ", ".join(app.stack_names)
         raise ValueError(f"not in the deployed stacks {stacks}: {', '.join(missing)}; deploy the app again?")
     lambda_client = session.client("lambda")
-    tables = {
-        logical_id: dataclasses.replace(table, name=physical[logical_id]) for logical_id, table in app.tables.items()
-    }
+    tables = {key: dataclasses.replace(table, name=physical[key]) for key, table in app.tables.items()}
     functions = {}
-    for logical_id, function in app.functions.items():
-        configuration = lambda_client.get_function_configuration(FunctionName=physical[logical_id])
+    for key, function in app.functions.items():
+        configuration = lambda_client.get_function_configuration(FunctionName=physical[key])
         environment = configuration.get("Environment", {}).get("Variables", {})
-        functions[logical_id] = dataclasses.replace(function, name=physical[logical_id], environment=environment)
+        functions[key] = dataclasses.replace(function, name=physical[key], environment=environment)
     return dataclasses.replace(app, tables=tables, functions=functions)
 
 
-def _physical_ids(stack_names: tuple[str, ...], cloudformation: Any) -> dict[str, str]:
+def _physical_ids(stack_names: tuple[str, ...], cloudformation: Any) -> dict[tuple[str, str], str]:
+    """(stack name, logical id) -> physical id, for every resource of the stacks."""
     from botocore.exceptions import ClientError
 
-    physical: dict[str, str] = {}
+    physical: dict[tuple[str, str], str] = {}
     for stack_name in stack_names:
         try:
             for page in cloudformation.get_paginator("list_stack_resources").paginate(StackName=stack_name):
                 for resource in page["StackResourceSummaries"]:
                     if "PhysicalResourceId" in resource:
-                        physical[resource["LogicalResourceId"]] = resource["PhysicalResourceId"]
+                        physical[(stack_name, resource["LogicalResourceId"])] = resource["PhysicalResourceId"]
         except ClientError as error:
             if error.response["Error"]["Code"] == "ValidationError":
                 raise ValueError(f"stack {stack_name} is not deployed here: {error}") from None

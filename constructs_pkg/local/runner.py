@@ -859,7 +859,7 @@ class LocalRunner:
         destination = mapping.on_failure
         if destination is None:
             return None
-        name = destination.name or destination.logical_id
+        name = destination.name
         if destination.kind == "sqs" and self.sqs_client is not None:
             sqs, (_, queue_url) = self.sqs_client, self._queue(destination.logical_id, name)
             self.queue_urls[mapping.logical_id] = self.on_failure_destinations[mapping.logical_id] = queue_url
