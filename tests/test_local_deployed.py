@@ -137,3 +137,12 @@ def test_a_stack_that_is_not_deployed_is_named(basic_flow_outdir: Path, account:
 
     with pytest.raises(ValueError, match="stack BasicFlowStaging is not deployed here"):
         as_deployed(dataclasses.replace(app, stack_names=("BasicFlowStaging",)), boto3.session.Session())
+
+
+def test_the_cli_says_what_boto3_lacks_instead_of_a_traceback(
+    basic_flow_outdir: Path, default_session: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("AWS_PROFILE", "staging")
+
+    with pytest.raises(SystemExit, match=r"--aws: The config profile \(staging\) could not be found"):
+        main(["run", "--aws", "--app", str(basic_flow_outdir), "--stack", "BasicFlow"])

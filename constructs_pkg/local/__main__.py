@@ -221,6 +221,7 @@ def _local_runner(app: Any, args: argparse.Namespace, resources: contextlib.Exit
 def _deployed_runner(app: Any, args: argparse.Namespace) -> Any:
     """A runner on the deployed stacks' streams, with the account's credentials: ``run --aws``."""
     import boto3
+    from botocore.exceptions import BotoCoreError, ClientError
 
     from constructs_pkg.local.deployed import as_deployed
     from constructs_pkg.local.runner import LocalRunner
@@ -234,11 +235,12 @@ def _deployed_runner(app: Any, args: argparse.Namespace) -> Any:
     clashing = [name for name, value in local_only.items() if value]
     if clashing:
         raise SystemExit(f"--aws reads the deployed stacks: {', '.join(clashing)} only apply to a local run")
-    session = boto3.session.Session()
     try:
+        session = boto3.session.Session()
         app = as_deployed(app, session).starting_at(args.starting_position or "LATEST")
         runner = LocalRunner(app, None)
-    except ValueError as error:
+    # No profile, credentials or region, access denied, no network: what boto3 says is the fix.
+    except (ValueError, BotoCoreError, ClientError) as error:
         raise SystemExit(f"--aws: {error}") from None
     _say(
         f"reading the deployed stacks {', '.join(app.stack_names)} in {session.region_name or 'the default region'}: "
