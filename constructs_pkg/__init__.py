@@ -4,6 +4,7 @@
   bisection, partial batch responses, an encrypted on-failure queue, alarms).
 - ``StreamTriggeredTable``: a table with a stream plus its first ``StreamTrigger``.
 - ``StreamFilter``: a typed, checked builder of event source mapping filter patterns.
+- ``StreamPipeline``: the base of every construct whose handler the library bundles (the two below, and yours).
 - ``EmbeddingPipeline``: keeps a vector store (Pinecone, S3 Vectors) in step with a text attribute (Voyage, Titan).
 - ``SummaryEnricher``: writes an AI summary (Anthropic API, Claude on Bedrock) back onto each item, loop-safe.
 
@@ -22,11 +23,12 @@ if TYPE_CHECKING:
     from .dependency_layer import PythonDependencyLayer as PythonDependencyLayer
     from .embedding_models import EmbeddingModel as EmbeddingModel
     from .embedding_pipeline import EmbeddingPipeline as EmbeddingPipeline
+    from .failure_destinations import OnFailure as OnFailure
     from .stream_filter import ItemImage as ItemImage
     from .stream_filter import StreamFilter as StreamFilter
+    from .stream_pipeline import StreamPipeline as StreamPipeline
     from .stream_runtime_layer import StreamRuntimeLayer as StreamRuntimeLayer
     from .stream_trigger import DEFAULT_RUNTIME as DEFAULT_RUNTIME
-    from .stream_trigger import OnFailure as OnFailure
     from .stream_trigger import StreamTrigger as StreamTrigger
     from .stream_trigger import StreamTriggerOptions as StreamTriggerOptions
     from .stream_triggered_table import StreamTriggeredTable as StreamTriggeredTable
@@ -41,9 +43,10 @@ _MODULES = {
     "EmbeddingModel": ".embedding_models",
     "EmbeddingPipeline": ".embedding_pipeline",
     "ItemImage": ".stream_filter",
-    "OnFailure": ".stream_trigger",
+    "OnFailure": ".failure_destinations",
     "PythonDependencyLayer": ".dependency_layer",
     "StreamFilter": ".stream_filter",
+    "StreamPipeline": ".stream_pipeline",
     "StreamRuntimeLayer": ".stream_runtime_layer",
     "StreamTrigger": ".stream_trigger",
     "StreamTriggerOptions": ".stream_trigger",

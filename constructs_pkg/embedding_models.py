@@ -11,31 +11,22 @@ from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_secretsmanager as secretsmanager
 from constructs import Construct
 
+from lambda_src.contract import DEFAULT_VOYAGE_INPUT_TYPE, DEFAULT_VOYAGE_MODEL, EmbeddingEnv, EmbeddingProvider
+from lambda_src.providers.titan import TITAN_DEFAULT_DIMENSIONS, TITAN_DIMENSIONS, TITAN_V2_MODEL_ID
+from lambda_src.providers.voyage import VOYAGE_INPUT_TYPES, VOYAGE_MODEL_DIMENSIONS
+
 from .provider_binding import Binding, Plugin, api_key_secret, grant_statements
 
 __all__ = ["EmbeddingModel"]
-
-# https://docs.voyageai.com/docs/embeddings: output_dimension choices; voyage-3 has one size only.
-_VOYAGE_DIMENSIONS = {
-    "voyage-3.5": (1024, (256, 512, 1024, 2048)),
-    "voyage-3.5-lite": (1024, (256, 512, 1024, 2048)),
-    "voyage-3-large": (1024, (256, 512, 1024, 2048)),
-    "voyage-3": (1024, (1024,)),
-}
-_VOYAGE_INPUT_TYPES = ("document", "query")
-TITAN_V2_MODEL_ID = "amazon.titan-embed-text-v2:0"
-# https://docs.aws.amazon.com/bedrock/latest/userguide/titan-embedding-models.html
-_TITAN_DIMENSIONS = (256, 512, 1024)
 
 
 class EmbeddingModel(abc.ABC):
     """Which model turns a pipeline's texts into vectors. Build one with ``voyage``, ``titan`` or ``plugin``."""
 
-    def __init__(self, provider: str, dimensions: int, *, label: str) -> None:
+    def __init__(self, provider: EmbeddingProvider, dimensions: int, *, label: str) -> None:
         self.provider = provider
         self.dimensions = dimensions
         self._label = label
-        self.api_key_secret: secretsmanager.ISecret | None = None
 
     def __repr__(self) -> str:
         return f"EmbeddingModel.{self._label}"
@@ -51,15 +42,15 @@ class EmbeddingModel(abc.ABC):
         """Voyage AI over HTTPS, the seeds' provider. ``model`` Default: voyage-3.5. ``dimensions`` Default: the
         model's default (1024). ``input_type`` Default: document (stored content). ``api_key_secret`` Default: - a
         new secret to fill in. Known models' dimensions are checked; another model needs ``dimensions``."""
-        model = model or "voyage-3.5"
-        input_type = input_type or "document"
-        if input_type not in _VOYAGE_INPUT_TYPES:
-            raise ValueError(f"input_type must be one of {list(_VOYAGE_INPUT_TYPES)}, got {input_type!r}")
-        if model in _VOYAGE_DIMENSIONS:
-            default, allowed = _VOYAGE_DIMENSIONS[model]
+        model = model or DEFAULT_VOYAGE_MODEL
+        input_type = input_type or DEFAULT_VOYAGE_INPUT_TYPE
+        if input_type not in VOYAGE_INPUT_TYPES:
+            raise ValueError(f"input_type must be one of {sorted(VOYAGE_INPUT_TYPES)}, got {input_type!r}")
+        if model in VOYAGE_MODEL_DIMENSIONS:
+            default, allowed = VOYAGE_MODEL_DIMENSIONS[model]
             dimensions = dimensions or default
             if dimensions not in allowed:
-                raise ValueError(f"dimensions for {model} must be one of {list(allowed)}, got {dimensions}")
+                raise ValueError(f"dimensions for {model} must be one of {sorted(allowed)}, got {dimensions}")
         elif dimensions is None:
             raise ValueError(f"give dimensions= for the Voyage model {model!r}: its output size is not known here")
         return _VoyageEmbeddingModel(model, dimensions, input_type, api_key_secret)
@@ -68,9 +59,9 @@ class EmbeddingModel(abc.ABC):
     def titan(*, dimensions: int | None = None) -> EmbeddingModel:
         """Amazon Titan Text Embeddings V2 on Bedrock: no API key; the function may invoke this model only.
         ``dimensions`` Default: 1024 (256, 512 or 1024)."""
-        dimensions = dimensions or 1024
-        if dimensions not in _TITAN_DIMENSIONS:
-            raise ValueError(f"dimensions for Titan Text Embeddings V2 must be one of {list(_TITAN_DIMENSIONS)}, "
+        dimensions = dimensions or TITAN_DEFAULT_DIMENSIONS
+        if dimensions not in TITAN_DIMENSIONS:
+            raise ValueError(f"dimensions for Titan Text Embeddings V2 must be one of {sorted(TITAN_DIMENSIONS)}, "
                              f"got {dimensions}")  # fmt: skip
         return _TitanEmbeddingModel(dimensions)
 
@@ -96,26 +87,27 @@ class EmbeddingModel(abc.ABC):
 
 class _VoyageEmbeddingModel(EmbeddingModel):
     def __init__(self, model: str, dimensions: int, input_type: str, secret: secretsmanager.ISecret | None) -> None:
-        super().__init__("voyage", dimensions, label=f"voyage({model}, {dimensions})")
+        super().__init__(EmbeddingProvider.VOYAGE, dimensions, label=f"voyage({model}, {dimensions})")
         self._model, self._input_type, self._secret = model, input_type, secret
 
     def bind(self, scope: Construct) -> Binding:
-        secret = self.api_key_secret = api_key_secret(scope, "VoyageApiKey", "Voyage AI", self._secret)
+        secret = api_key_secret(scope, "VoyageApiKey", "Voyage AI", self._secret)
         return Binding(
             environment={
-                "EMBEDDING_PROVIDER": "voyage",
-                "VOYAGE_MODEL": self._model,
-                "VOYAGE_DIMENSIONS": str(self.dimensions),
-                "VOYAGE_INPUT_TYPE": self._input_type,
-                "VOYAGE_API_KEY_SECRET_ARN": secret.secret_arn,
+                EmbeddingEnv.PROVIDER: EmbeddingProvider.VOYAGE.value,
+                EmbeddingEnv.VOYAGE_MODEL: self._model,
+                EmbeddingEnv.VOYAGE_DIMENSIONS: str(self.dimensions),
+                EmbeddingEnv.VOYAGE_INPUT_TYPE: self._input_type,
+                EmbeddingEnv.VOYAGE_API_KEY_SECRET_ARN: secret.secret_arn,
             },
             grant=lambda function: secret.grant_read(function),
+            secrets=(secret,),
         )
 
 
 class _TitanEmbeddingModel(EmbeddingModel):
     def __init__(self, dimensions: int) -> None:
-        super().__init__("titan", dimensions, label=f"titan({dimensions})")
+        super().__init__(EmbeddingProvider.TITAN, dimensions, label=f"titan({dimensions})")
 
     def bind(self, scope: Construct) -> Binding:
         model_arn = Stack.of(scope).format_arn(
@@ -127,9 +119,9 @@ class _TitanEmbeddingModel(EmbeddingModel):
         )
         return Binding(
             environment={
-                "EMBEDDING_PROVIDER": "titan",
-                "TITAN_MODEL_ID": TITAN_V2_MODEL_ID,
-                "TITAN_DIMENSIONS": str(self.dimensions),
+                EmbeddingEnv.PROVIDER: EmbeddingProvider.TITAN.value,
+                EmbeddingEnv.TITAN_MODEL_ID: TITAN_V2_MODEL_ID,
+                EmbeddingEnv.TITAN_DIMENSIONS: str(self.dimensions),
             },
             grant=grant_statements([iam.PolicyStatement(actions=["bedrock:InvokeModel"], resources=[model_arn])]),
         )
@@ -137,8 +129,8 @@ class _TitanEmbeddingModel(EmbeddingModel):
 
 class _PluginEmbeddingModel(EmbeddingModel):
     def __init__(self, plugin: Plugin, dimensions: int) -> None:
-        super().__init__("plugin", dimensions, label=f"plugin({plugin.class_path})")
+        super().__init__(EmbeddingProvider.PLUGIN, dimensions, label=f"plugin({plugin.class_path})")
         self._plugin = plugin
 
     def bind(self, scope: Construct) -> Binding:
-        return self._plugin.binding("EMBEDDING_PROVIDER", "EMBEDDING_PLUGIN")
+        return self._plugin.binding((EmbeddingEnv.PROVIDER, EmbeddingProvider.PLUGIN.value), EmbeddingEnv.PLUGIN)

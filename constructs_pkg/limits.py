@@ -1,13 +1,16 @@
 """The library's defaults and AWS's limits, each defined once.
 
 The construction-time checks and the docstrings both read these constants: ``documented`` substitutes
-``$NAME`` placeholders in a docstring with the values below, so the two cannot drift apart.
+``$NAME`` placeholders in a docstring with the values below and the defaults the constructs share with their handlers
+(``lambda_src.contract``), so the two cannot drift apart.
 """
 
 from __future__ import annotations
 
 from string import Template
 from typing import Any, TypeVar
+
+from lambda_src import contract
 
 __all__ = [
     "BATCH_SIZE_RANGE",
@@ -20,13 +23,17 @@ __all__ = [
     "DEFAULT_RETRY_ATTEMPTS",
     "DEFAULT_TIMEOUT_SECONDS",
     "MAX_BATCHING_WINDOW_SECONDS",
+    "MAX_CONCURRENCY_RANGE",
     "MAX_FILTERS",
     "MAX_FILTER_PATTERN_CHARS",
     "MAX_READERS_PER_GLOBAL_TABLE_STREAM",
     "MAX_READERS_PER_STREAM",
+    "MAX_TOKENS_RANGE",
     "MAX_TUMBLING_WINDOW_SECONDS",
     "ON_FAILURE_QUEUE_RETENTION_DAYS",
     "PARALLELIZATION_FACTOR_RANGE",
+    "PIPELINE_MEMORY_MB",
+    "PIPELINE_TIMEOUT_SECONDS",
     "RECORD_AGE_SECONDS_RANGE",
     "RETRY_ATTEMPTS_RANGE",
     "documented",
@@ -67,12 +74,23 @@ DEFAULT_LOG_RETENTION = "one month"
 DEFAULT_ITERATOR_AGE_ALARM_MINUTES = 10
 DEFAULT_ALARM_EVALUATION_MINUTES = 5
 
+# The bundled pipelines' functions: provider calls wait on the network, and more memory buys more CPU for the JSON and
+# TLS work around them; the timeout leaves room for a batch's provider calls with retries (the runtime stops before
+# the deadline either way).
+PIPELINE_MEMORY_MB = 512
+PIPELINE_TIMEOUT_SECONDS = 120
+# Provider requests in flight; past 64 a function's threads cost more than they wait.
+MAX_CONCURRENCY_RANGE = (1, 64)
+# Claude's output limit for its current models: https://docs.anthropic.com/en/docs/about-claude/models
+MAX_TOKENS_RANGE = (1, 64_000)
+
 _T = TypeVar("_T")
 
 
 def documented(obj: _T) -> _T:
     """Substitute ``$NAME`` placeholders in ``obj.__doc__`` with this module's constants."""
-    values: dict[str, Any] = {name: value for name, value in globals().items() if name.isupper()}
+    values: dict[str, Any] = {name: value for name, value in vars(contract).items() if name.startswith("DEFAULT_")}
+    values.update((name, value) for name, value in globals().items() if name.isupper())
     values.update({f"{name}_MIN": value[0] for name, value in values.items() if isinstance(value, tuple)})
     values.update({f"{name}_MAX": value[1] for name, value in values.items() if isinstance(value, tuple)})
     if obj.__doc__:

@@ -16,11 +16,16 @@ __all__ = ["Binding", "Plugin", "api_key_secret", "grant_statements"]
 
 @dataclass(frozen=True)
 class Binding:
-    """A provider bound to a function: its environment variables, its grants, the layers its code needs."""
+    """A provider bound to a pipeline's function: its environment variables, its grants, the layers its code needs,
+    the API key ``secrets`` it reads (created or given) and the ``resources`` the binding created, by name (an S3
+    Vectors bucket and index, say). Binding creates and returns; it never changes the provider object it came from,
+    so one model serves several pipelines."""
 
     environment: Mapping[str, str]
     grant: Callable[[lambda_.IFunction], object]
     layers: Sequence[lambda_.ILayerVersion] = field(default_factory=tuple)
+    secrets: Sequence[secretsmanager.ISecret] = field(default_factory=tuple)
+    resources: Mapping[str, Construct] = field(default_factory=dict)
 
 
 def api_key_secret(
@@ -73,10 +78,12 @@ class Plugin:
         if not module or not name:
             raise ValueError(f"class_path is 'module:Class', got {self.class_path!r}")
 
-    def binding(self, provider_variable: str, class_variable: str) -> Binding:
-        """The binding that selects this plug-in through ``provider_variable`` and names it in ``class_variable``."""
+    def binding(self, choice: tuple[str, str], class_variable: str) -> Binding:
+        """The binding that selects this plug-in with ``choice`` (the provider variable and its plug-in value) and
+        names it in ``class_variable``."""
+        provider_variable, plugin_value = choice
         return Binding(
-            environment={**self.environment, provider_variable: "plugin", class_variable: self.class_path},
+            environment={**self.environment, provider_variable: plugin_value, class_variable: self.class_path},
             grant=grant_statements(self.policy_statements),
             layers=(self.layer,),
         )

@@ -12,7 +12,8 @@ from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
 from .limits import documented
-from .stream_trigger import StreamTrigger, StreamTriggerOptions, check_options, remember_stream_view_type
+from .stream_trigger import StreamTrigger, StreamTriggerOptions, check_options
+from .table_facts import remember_stream_view_type
 
 __all__ = ["StreamTriggeredTable", "StreamTriggeredTableOptions"]
 
@@ -24,15 +25,17 @@ class StreamTriggeredTableOptions(StreamTriggerOptions, total=False):
     Either ``table``: an existing ``ITable`` with a stream (a ``TableV2``, or an imported table with its
     ``table_stream_arn``), or the options of a new table:
 
-    - ``partition_key`` (required), ``sort_key`` (Default: - none), ``table_name`` (Default: - generated).
+    - ``partition_key``: required for a new table.
+    - ``sort_key``: Default: - none.
+    - ``table_name``: Default: - generated.
     - ``stream``: any ``StreamViewType``. Default: NEW_AND_OLD_IMAGES.
-    - ``billing_mode``: Default: PAY_PER_REQUEST. ``read_capacity`` / ``write_capacity`` for PROVISIONED.
+    - ``billing_mode``: ``read_capacity`` / ``write_capacity`` for PROVISIONED. Default: PAY_PER_REQUEST.
     - ``point_in_time_recovery``: Default: True.
-    - ``encryption``: Default: AWS_MANAGED (a KMS key in your account, visible in CloudTrail);
-      ``encryption_key`` for CUSTOMER_MANAGED.
+    - ``encryption``: AWS_MANAGED is a KMS key in your account, visible in CloudTrail; ``encryption_key`` for
+      CUSTOMER_MANAGED. Default: AWS_MANAGED.
     - ``time_to_live_attribute``: Default: - no TTL.
-    - ``removal_policy``: Default: RETAIN, CDK's default for tables: ``cdk destroy`` leaves the table and its
-      data behind. Pass ``RemovalPolicy.DESTROY`` for throwaway stacks only.
+    - ``removal_policy``: CDK's default for tables: ``cdk destroy`` leaves the table and its data behind. Pass
+      ``RemovalPolicy.DESTROY`` for throwaway stacks only. Default: RETAIN.
     - ``deletion_protection``: Default: False.
     - ``table_class``: Default: STANDARD.
     """

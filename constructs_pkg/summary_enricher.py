@@ -2,31 +2,34 @@
 
 from __future__ import annotations
 
-from typing import Unpack
+from typing import ClassVar, Unpack
 
 from aws_cdk import aws_dynamodb as dynamodb
 from constructs import Construct
 
-from lambda_src.summary_enricher.config import (
-    DEFAULT_MAX_CONCURRENCY,
+from lambda_src.contract import (
     DEFAULT_MAX_TOKENS,
     DEFAULT_PROMPT,
     DEFAULT_SOURCE_ATTRIBUTE,
     DEFAULT_SUMMARY_ATTRIBUTE,
+    DEFAULT_SUMMARY_MAX_CONCURRENCY,
+    PROMPT_PLACEHOLDER,
+    PipelineEnv,
+    SummaryEnv,
 )
 
-from .pipeline_trigger import create_pipeline_trigger, resolve_table
+from .limits import MAX_TOKENS_RANGE, documented
 from .stream_filter import StreamFilter
-from .stream_trigger import StreamTriggerOptions, check_options
+from .stream_pipeline import StreamPipeline
+from .stream_trigger import StreamTriggerOptions
 from .stream_triggered_table import StreamTriggeredTable
 from .summary_models import SummaryModel
 
-__all__ = ["DEFAULT_PROMPT", "SummaryEnricher"]
-
-MAX_TOKENS_RANGE = (1, 64_000)
+__all__ = ["SummaryEnricher"]
 
 
-class SummaryEnricher(Construct):
+@documented
+class SummaryEnricher(StreamPipeline):
     """Summarizes ``source_attribute`` of inserted items, and of updated ones whose source text changed, and writes
     the summary to ``summary_attribute`` of the same item.
 
@@ -37,16 +40,22 @@ class SummaryEnricher(Construct):
 
     - ``table``: an ``ITable`` with a NEW_AND_OLD_IMAGES stream, or a ``StreamTriggeredTable``.
     - ``model``: ``SummaryModel.anthropic(...)``, ``.bedrock(...)`` or ``.plugin(...)``.
-    - ``source_attribute``: Default: body. ``summary_attribute``: Default: aiSummary.
-    - ``prompt``: a template holding ``{text}``. Default: the seed's "Summarize in one sentence: {text}".
-    - ``max_tokens``: Default: 150 (1..64000).
+    - ``source_attribute``: Default: $DEFAULT_SOURCE_ATTRIBUTE.
+    - ``summary_attribute``: must differ from the source. Default: $DEFAULT_SUMMARY_ATTRIBUTE.
+    - ``prompt``: a template holding ``{text}``. Default: $DEFAULT_PROMPT
+    - ``max_tokens``: $MAX_TOKENS_RANGE_MIN..$MAX_TOKENS_RANGE_MAX. Default: $DEFAULT_MAX_TOKENS.
     - ``item_filter``: which items are summarized; other records never invoke the function. Default: - every item.
-    - ``max_concurrency``: summaries in flight at once. Default: 16 (lower it for a low provider rate limit).
-    - Every ``StreamTriggerOptions`` option but ``function``, ``code``, ``handler`` and ``filters``; the function
-      defaults to 512 MB and 120 s.
+    - ``max_concurrency``: summaries in flight at once; lower it for a low provider rate limit.
+      Default: $DEFAULT_SUMMARY_MAX_CONCURRENCY.
+    - Every ``StreamTriggerOptions`` option but ``function``, ``code``, ``handler`` and ``filters``, as
+      ``StreamPipeline`` takes them.
 
-    Attributes: ``trigger``, ``function``, ``dead_letter_queue``, ``model``.
+    Attributes: those of ``StreamPipeline``, and ``model``.
     """
+
+    HANDLER: ClassVar[str] = "lambda_src.summary_enricher.app.handler"
+    STREAM_VIEW_TYPES = (dynamodb.StreamViewType.NEW_AND_OLD_IMAGES,)
+    STREAM_VIEW_REASON = "the pipeline reads both images to tell what changed"
 
     def __init__(
         self,
@@ -63,45 +72,34 @@ class SummaryEnricher(Construct):
         max_concurrency: int | None = None,
         **options: Unpack[StreamTriggerOptions],
     ) -> None:
-        super().__init__(scope, id)
-        check_options(options, StreamTriggerOptions.__optional_keys__, "SummaryEnricher")
-        stream_table = resolve_table(table)
+        super().__init__(scope, id, table=table, item_filter=item_filter, **options)
         source_attribute = DEFAULT_SOURCE_ATTRIBUTE if source_attribute is None else source_attribute
         summary_attribute = DEFAULT_SUMMARY_ATTRIBUTE if summary_attribute is None else summary_attribute
         prompt = DEFAULT_PROMPT if prompt is None else prompt
         max_tokens = DEFAULT_MAX_TOKENS if max_tokens is None else max_tokens
+        max_concurrency = DEFAULT_SUMMARY_MAX_CONCURRENCY if max_concurrency is None else max_concurrency
         problems = []
         if source_attribute == summary_attribute:
             problems.append(f"summary_attribute must differ from source_attribute ({source_attribute!r}): writing the "
                             "summary over its source would summarize every summary")  # fmt: skip
-        if "{text}" not in prompt:
-            problems.append(f"prompt must hold {{text}} where the source text goes, got {prompt!r}")
+        if PROMPT_PLACEHOLDER not in prompt:
+            problems.append(f"prompt must hold {PROMPT_PLACEHOLDER} where the source text goes, got {prompt!r}")
         low, high = MAX_TOKENS_RANGE
         if not low <= max_tokens <= high:
             problems.append(f"max_tokens must be between {low} and {high} inclusive, got {max_tokens}")
-        if problems:
-            raise ValueError(f"SummaryEnricher {self.node.path}: " + "; ".join(problems))
+        self.refuse(problems + self.max_concurrency_problems(max_concurrency))
         self.model = model
-        changes = [StreamFilter.inserts(), StreamFilter.modifies()]
-        filters = [item_filter & change for change in changes] if item_filter is not None else changes
-        self.trigger = create_pipeline_trigger(
-            self,
-            owner="SummaryEnricher",
-            table=stream_table,
-            handler_module="summary_enricher",
+        self.attach_handler(
             environment={
-                "TABLE_NAME": stream_table.table_name,
-                "SOURCE_ATTRIBUTE": source_attribute,
-                "SUMMARY_ATTRIBUTE": summary_attribute,
-                "PROMPT": prompt,
-                "MAX_TOKENS": str(max_tokens),
+                PipelineEnv.TABLE_NAME: self.table.table_name,
+                SummaryEnv.SOURCE_ATTRIBUTE: source_attribute,
+                SummaryEnv.SUMMARY_ATTRIBUTE: summary_attribute,
+                SummaryEnv.PROMPT: prompt,
+                SummaryEnv.MAX_TOKENS: str(max_tokens),
+                PipelineEnv.MAX_CONCURRENCY: str(max_concurrency),
             },
-            bindings=[model.bind(self, options.get("architecture"))],
-            filters=filters,
-            max_concurrency=DEFAULT_MAX_CONCURRENCY if max_concurrency is None else max_concurrency,
-            options=options,
+            bindings=[model.bind(self, self._options.get("architecture"))],
+            filters=[StreamFilter.inserts(), StreamFilter.modifies()],
         )
-        self.function = self.trigger.function
-        self.dead_letter_queue = self.trigger.dead_letter_queue
         # The write-back only: no PutItem or DeleteItem.
-        stream_table.grant(self.function, "dynamodb:UpdateItem")
+        self.table.grant(self.function, "dynamodb:UpdateItem")

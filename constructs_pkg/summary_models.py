@@ -11,14 +11,12 @@ from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_secretsmanager as secretsmanager
 from constructs import Construct
 
+from lambda_src.contract import DEFAULT_ANTHROPIC_MODEL, DEFAULT_BEDROCK_MODEL, SummaryEnv, SummaryProvider
+
 from .dependency_layer import PythonDependencyLayer
 from .provider_binding import Binding, Plugin, api_key_secret, grant_statements
 
 __all__ = ["SummaryModel"]
-
-# The seed's model alias; still valid, though Anthropic now labels it legacy. Keep it a parameter.
-DEFAULT_ANTHROPIC_MODEL = "claude-haiku-4-5"
-DEFAULT_BEDROCK_MODEL = "anthropic.claude-haiku-4-5-20251001-v1:0"
 # Cross-Region inference profile ids start with a geography:
 # https://docs.aws.amazon.com/bedrock/latest/userguide/inference-profiles-support.html
 _PROFILE_GEOGRAPHIES = frozenset({"us", "eu", "apac", "global", "jp", "au", "ca", "us-gov"})
@@ -29,15 +27,21 @@ class SummaryModel(abc.ABC):
 
     @staticmethod
     def anthropic(*, model: str | None = None, api_key_secret: secretsmanager.ISecret | None = None) -> SummaryModel:
-        """The Anthropic API through the ``anthropic`` SDK, shipped in a layer built without Docker. ``model``
-        Default: claude-haiku-4-5 (the seed's). ``api_key_secret`` Default: - a new secret to fill in."""
+        """The Anthropic API through the ``anthropic`` SDK, shipped in a layer built without Docker.
+
+        - ``model``: Default: claude-haiku-4-5 (the seed's).
+        - ``api_key_secret``: Default: - a new secret to fill in.
+        """
         return _AnthropicModel(DEFAULT_ANTHROPIC_MODEL if model is None else model, api_key_secret)
 
     @staticmethod
     def bedrock(*, model_id: str | None = None) -> SummaryModel:
-        """Claude on Amazon Bedrock, no API key. ``model_id``: a model id, or an inference profile id such as
-        ``us.anthropic.claude-haiku-4-5-20251001-v1:0``; the function may invoke that model (and, for a profile,
-        that profile and the model in the Regions it routes to) only. Default: ``DEFAULT_BEDROCK_MODEL``."""
+        """Claude on Amazon Bedrock, no API key.
+
+        - ``model_id``: a model id, or an inference profile id such as ``us.anthropic.claude-haiku-4-5-20251001-v1:0``;
+          the function may invoke that model (and, for a profile, that profile and the model in the Regions it routes
+          to) only. Default: anthropic.claude-haiku-4-5-20251001-v1:0.
+        """
         return _BedrockModel(DEFAULT_BEDROCK_MODEL if model_id is None else model_id)
 
     @staticmethod
@@ -60,18 +64,18 @@ class SummaryModel(abc.ABC):
 class _AnthropicModel(SummaryModel):
     def __init__(self, model: str, secret: secretsmanager.ISecret | None) -> None:
         self._model, self._secret = model, secret
-        self.api_key_secret: secretsmanager.ISecret | None = None
 
     def bind(self, scope: Construct, architecture: lambda_.Architecture | None) -> Binding:
-        secret = self.api_key_secret = api_key_secret(scope, "AnthropicApiKey", "Anthropic", self._secret)
+        secret = api_key_secret(scope, "AnthropicApiKey", "Anthropic", self._secret)
         return Binding(
             environment={
-                "SUMMARY_PROVIDER": "anthropic",
-                "MODEL_ID": self._model,
-                "ANTHROPIC_API_KEY_SECRET_ARN": secret.secret_arn,
+                SummaryEnv.PROVIDER: SummaryProvider.ANTHROPIC.value,
+                SummaryEnv.MODEL_ID: self._model,
+                SummaryEnv.ANTHROPIC_API_KEY_SECRET_ARN: secret.secret_arn,
             },
             grant=lambda function: secret.grant_read(function),
             layers=(PythonDependencyLayer.anthropic(scope, architecture),),
+            secrets=(secret,),
         )
 
 
@@ -108,7 +112,7 @@ class _BedrockModel(SummaryModel):
             )
             resources = [model_arn]
         return Binding(
-            environment={"SUMMARY_PROVIDER": "bedrock", "MODEL_ID": self._model_id},
+            environment={SummaryEnv.PROVIDER: SummaryProvider.BEDROCK.value, SummaryEnv.MODEL_ID: self._model_id},
             grant=grant_statements([iam.PolicyStatement(actions=["bedrock:InvokeModel"], resources=resources)]),
         )
 
@@ -118,4 +122,4 @@ class _PluginModel(SummaryModel):
         self._plugin = plugin
 
     def bind(self, scope: Construct, architecture: lambda_.Architecture | None) -> Binding:
-        return self._plugin.binding("SUMMARY_PROVIDER", "SUMMARIZER_PLUGIN")
+        return self._plugin.binding((SummaryEnv.PROVIDER, SummaryProvider.PLUGIN.value), SummaryEnv.PLUGIN)

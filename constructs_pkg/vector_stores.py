@@ -12,6 +12,8 @@ from aws_cdk import aws_s3vectors as s3vectors
 from aws_cdk import aws_secretsmanager as secretsmanager
 from constructs import Construct
 
+from lambda_src.contract import EmbeddingEnv, VectorStoreKind
+
 from .provider_binding import Binding, Plugin, api_key_secret, grant_statements
 
 __all__ = ["VectorStore"]
@@ -75,28 +77,27 @@ class VectorStore(abc.ABC):
 class _PineconeStore(VectorStore):
     def __init__(self, index_host: str, namespace: str, secret: secretsmanager.ISecret | None) -> None:
         self._index_host, self._namespace, self._secret = index_host, namespace, secret
-        self.api_key_secret: secretsmanager.ISecret | None = None
 
     def bind(self, scope: Construct, dimensions: int) -> Binding:
-        secret = self.api_key_secret = api_key_secret(scope, "PineconeApiKey", "Pinecone", self._secret)
+        secret = api_key_secret(scope, "PineconeApiKey", "Pinecone", self._secret)
         return Binding(
             environment={
-                "VECTOR_STORE": "pinecone",
-                "PINECONE_INDEX_HOST": self._index_host,
-                "PINECONE_NAMESPACE": self._namespace,
-                "PINECONE_API_KEY_SECRET_ARN": secret.secret_arn,
+                EmbeddingEnv.VECTOR_STORE: VectorStoreKind.PINECONE.value,
+                EmbeddingEnv.PINECONE_INDEX_HOST: self._index_host,
+                EmbeddingEnv.PINECONE_NAMESPACE: self._namespace,
+                EmbeddingEnv.PINECONE_API_KEY_SECRET_ARN: secret.secret_arn,
             },
             grant=lambda function: secret.grant_read(function),
+            secrets=(secret,),
         )
 
 
 class _S3VectorsStore(VectorStore):
     def __init__(self, bucket_name: str | None, index_name: str | None, distance_metric: str) -> None:
         self._bucket_name, self._index_name, self._distance_metric = bucket_name, index_name, distance_metric
-        self.vector_bucket: s3vectors.CfnVectorBucket | None = None
-        self.index: s3vectors.CfnIndex | None = None
 
     def bind(self, scope: Construct, dimensions: int) -> Binding:
+        resources: dict[str, Construct] = {}
         if self._bucket_name is not None and self._index_name is not None:
             bucket_name, index_name = self._bucket_name, self._index_name
             index_arn = Stack.of(scope).format_arn(
@@ -113,20 +114,26 @@ class _S3VectorsStore(VectorStore):
             # Named here, so the function's configuration does not depend on what Ref returns for these types.
             bucket_name = Names.unique_resource_name(scope, max_length=63, separator="-").lower()
             index_name = "vectors"
-            self.vector_bucket = s3vectors.CfnVectorBucket(scope, "VectorBucket", vector_bucket_name=bucket_name)
-            self.index = s3vectors.CfnIndex(
+            vector_bucket = s3vectors.CfnVectorBucket(scope, "VectorBucket", vector_bucket_name=bucket_name)
+            index = s3vectors.CfnIndex(
                 scope,
                 "VectorIndex",
-                vector_bucket_arn=self.vector_bucket.attr_vector_bucket_arn,
+                vector_bucket_arn=vector_bucket.attr_vector_bucket_arn,
                 index_name=index_name,
                 data_type="float32",  # the only type S3 Vectors stores
                 dimension=dimensions,
                 distance_metric=self._distance_metric,
             )
-            index_arn = self.index.attr_index_arn
+            index_arn = index.attr_index_arn
+            resources = {"vector_bucket": vector_bucket, "vector_index": index}
         return Binding(
-            environment={"VECTOR_STORE": "s3vectors", "S3_VECTORS_BUCKET": bucket_name, "S3_VECTORS_INDEX": index_name},
+            environment={
+                EmbeddingEnv.VECTOR_STORE: VectorStoreKind.S3_VECTORS.value,
+                EmbeddingEnv.S3_VECTORS_BUCKET: bucket_name,
+                EmbeddingEnv.S3_VECTORS_INDEX: index_name,
+            },
             grant=grant_statements([iam.PolicyStatement(actions=_S3_VECTORS_ACTIONS, resources=[index_arn])]),
+            resources=resources,
         )
 
 
@@ -135,4 +142,6 @@ class _PluginStore(VectorStore):
         self._plugin = plugin
 
     def bind(self, scope: Construct, dimensions: int) -> Binding:
-        return self._plugin.binding("VECTOR_STORE", "VECTOR_STORE_PLUGIN")
+        return self._plugin.binding(
+            (EmbeddingEnv.VECTOR_STORE, VectorStoreKind.PLUGIN.value), EmbeddingEnv.VECTOR_STORE_PLUGIN
+        )

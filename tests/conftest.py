@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 from aws_cdk import App, Stack
 from aws_cdk import aws_lambda as lambda_
+from aws_cdk.assertions import Template
 from aws_cdk.cx_api import CloudAssembly
 
 from examples.app import build_app
@@ -52,6 +53,13 @@ def new_stack() -> Stack:
 
 def handler_code() -> lambda_.Code:
     return lambda_.Code.from_asset(str(HANDLER_DIR))
+
+
+def function_properties(template: Template) -> dict[str, Any]:
+    """The properties of the template's one function."""
+    (function,) = template.find_resources("AWS::Lambda::Function").values()
+    properties: dict[str, Any] = function["Properties"]
+    return properties
 
 
 def scrub_asset_hashes(template: Any) -> Any:

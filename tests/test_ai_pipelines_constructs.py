@@ -11,12 +11,13 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_secretsmanager as secretsmanager
 from aws_cdk.assertions import Template
-from conftest import handler_code, new_app, new_stack
+from conftest import function_properties, handler_code, new_app, new_stack
 
 from constructs_pkg import (
     EmbeddingModel,
     EmbeddingPipeline,
     StreamFilter,
+    StreamPipeline,
     StreamTriggeredTable,
     SummaryEnricher,
     SummaryModel,
@@ -28,10 +29,12 @@ SK = dynamodb.Attribute(name="SK", type=dynamodb.AttributeType.STRING)
 HOST = "docs-abc123.svc.aped-4627-b74a.pinecone.io"
 
 
-def content_table(stack: Stack, view_type: dynamodb.StreamViewType | None = None) -> dynamodb.TableV2:
+def content_table(
+    stack: Stack, id: str = "Content", view_type: dynamodb.StreamViewType | None = None
+) -> dynamodb.TableV2:
     return dynamodb.TableV2(
         stack,
-        "Content",
+        id,
         partition_key=PK,
         sort_key=SK,
         dynamo_stream=view_type or dynamodb.StreamViewType.NEW_AND_OLD_IMAGES,
@@ -46,11 +49,6 @@ def rendered(value: Any) -> Any:
         separator, parts = value["Fn::Join"]
         return separator.join("aws" if part == {"Ref": "AWS::Partition"} else part for part in parts)
     return value
-
-
-def function_properties(template: Template) -> dict[str, Any]:
-    (function,) = template.find_resources("AWS::Lambda::Function").values()
-    return function["Properties"]
 
 
 def policy_statements(template: Template) -> list[dict[str, Any]]:
@@ -93,6 +91,7 @@ def test_embedding_pipeline_with_voyage_and_pinecone() -> None:
         "METADATA_ATTRIBUTES": "title,createdAt",
         "VECTOR_ID_ATTRIBUTES": "PK,SK",
         "MAX_CONCURRENCY": "8",
+        "STREAM_RUNTIME_QUARANTINE": "sqs",
     }
     assert variables["VOYAGE_API_KEY_SECRET_ARN"]["Ref"].startswith("EmbeddingsVoyageApiKey")
     assert variables["PINECONE_API_KEY_SECRET_ARN"]["Ref"].startswith("EmbeddingsPineconeApiKey")
@@ -111,6 +110,29 @@ def test_embedding_pipeline_with_voyage_and_pinecone() -> None:
     )
     assert pipeline.dead_letter_queue is not None
     assert pipeline.function is pipeline.trigger.function
+    assert pipeline.alarms == pipeline.trigger.alarms
+    assert isinstance(pipeline, StreamPipeline)
+    assert [secret.node.path for secret in pipeline.secrets] == [
+        "Test/Embeddings/VoyageApiKey",
+        "Test/Embeddings/PineconeApiKey",
+    ]
+
+
+def test_one_model_serves_two_pipelines_unchanged() -> None:
+    # GIVEN one model and one store object, bound by two pipelines on two tables
+    stack = new_stack()
+    model = EmbeddingModel.voyage()
+    store = VectorStore.s3_vectors()
+    before = (dict(vars(model)), dict(vars(store)))
+    first = EmbeddingPipeline(stack, "First", table=content_table(stack, "One"), embedding=model, vector_store=store)
+    second = EmbeddingPipeline(stack, "Second", table=content_table(stack, "Two"), embedding=model, vector_store=store)
+
+    # THEN each pipeline has its own secret and vector index, and the objects it was given are as they were
+    assert (dict(vars(model)), dict(vars(store))) == before
+    assert [secret.node.path for secret in first.secrets] == ["Test/First/VoyageApiKey"]
+    assert [secret.node.path for secret in second.secrets] == ["Test/Second/VoyageApiKey"]
+    assert first.vector_index is not None and second.vector_index is not None
+    assert first.vector_index.node.path != second.vector_index.node.path
 
 
 def test_api_keys_come_from_the_users_secrets() -> None:

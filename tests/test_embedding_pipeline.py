@@ -204,7 +204,7 @@ def aws(monkeypatch: pytest.MonkeyPatch, secrets_manager: dict[str, str]) -> Ite
 @pytest.fixture
 def load(monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[..., ModuleType]]:
     """Load the handler module, as a cold start does, with the contract's variables set to ``env`` only."""
-    executors = []
+    loaded = []
 
     def load_with(**env: str) -> ModuleType:
         for name in CONTRACT:
@@ -218,12 +218,13 @@ def load(monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[..., ModuleType]]
         for name, value in {**base, **env}.items():
             monkeypatch.setenv(name, value)
         app = importlib.reload(sys.modules[APP]) if APP in sys.modules else importlib.import_module(APP)
-        executors.append(app.EXECUTOR)
+        loaded.append(app)
         return app
 
     yield load_with
-    for executor in executors:
-        executor.shutdown()
+    for app in loaded:
+        if app.cold_start.cache_info().currsize:
+            app.cold_start().close()
 
 
 @pytest.fixture
@@ -357,7 +358,7 @@ _TITAN_TO_S3 = {
         ({"REQUEST_TIMEOUT_SECONDS": "soon"}, "REQUEST_TIMEOUT_SECONDS must be a positive number, got 'soon'"),
         ({"EMBEDDING_PROVIDER": "openai"}, "EMBEDDING_PROVIDER must be one of plugin, titan, voyage, got 'openai'"),
         ({"TITAN_DIMENSIONS": "384"}, "TITAN_DIMENSIONS must be one of 256, 512, 1024, got '384'"),
-        ({"VECTOR_STORE": ""}, "VECTOR_STORE is required: one of pinecone, plugin, s3vectors"),
+        ({"VECTOR_STORE": ""}, "VECTOR_STORE is required and must not be blank: one of pinecone, plugin, s3vectors"),
         ({"S3_VECTORS_INDEX": "ix"}, "S3_VECTORS_INDEX must be 3 to 63 characters, got 'ix'"),
         ({"VECTOR_STORE": "pinecone"}, "PINECONE_INDEX_HOST is required.*; PINECONE_API_KEY_SECRET_ARN is required"),
         (

@@ -22,6 +22,7 @@ from constructs_pkg.local.runner import LocalRunner, running_moto_server
 ORDERS = "OrdersTable1F8332C7"
 SUMMARIES = "OrderSummaries85FA0D07"
 FUNCTION = "OrdersTriggerFunctionA1BFF0B6"
+QUEUE = "OrdersTriggerDeadLetterQueueB594E854"
 
 
 @pytest.fixture(scope="module")
@@ -51,7 +52,8 @@ def deployed_names(basic_flow_outdir: Path, account: str) -> dict[str, str]:
     session = boto3.session.Session(**credentials)
     role = session.client("iam", **clients).create_role(RoleName="basic-flow", AssumeRolePolicyDocument="{}")
     template = json.loads((basic_flow_outdir / "BasicFlow.template.json").read_text())
-    resources: dict[str, Any] = {ORDERS: template["Resources"][ORDERS], SUMMARIES: template["Resources"][SUMMARIES]}
+    # The function's environment names the on-failure queue (its quarantine target): deployed with it.
+    resources: dict[str, Any] = {name: template["Resources"][name] for name in (ORDERS, SUMMARIES, QUEUE)}
     function = template["Resources"][FUNCTION]["Properties"]
     resources[FUNCTION] = {
         "Type": "AWS::Lambda::Function",
@@ -94,7 +96,11 @@ def test_a_deployed_stream_is_read_from_its_tip_and_the_handler_runs_here_with_t
     # THEN the app names the deployed tables and function, with the function's deployed environment
     assert app.tables[ORDERS].name == deployed_names[ORDERS]
     assert app.functions[FUNCTION].name == deployed_names[FUNCTION]
-    assert app.functions[FUNCTION].environment == {"SUMMARY_TABLE_NAME": deployed_names[SUMMARIES]}
+    assert app.functions[FUNCTION].environment == {
+        "SUMMARY_TABLE_NAME": deployed_names[SUMMARIES],
+        "STREAM_RUNTIME_QUARANTINE": "sqs",
+        "STREAM_RUNTIME_QUARANTINE_TARGET": deployed_names[QUEUE],
+    }
 
     # WHEN the runner reads the stream from its tip (LATEST) and another order is written
     runner = LocalRunner(app.starting_at("LATEST"), None)

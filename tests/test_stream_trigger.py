@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import inspect
+import json
 import re
 from typing import Any
 
@@ -17,7 +18,7 @@ from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sqs as sqs
 from aws_cdk.assertions import Annotations, Match, Template
-from conftest import handler_code, new_app, new_stack
+from conftest import function_properties, handler_code, new_app, new_stack
 
 import constructs_pkg
 from constructs_pkg import DEFAULT_RUNTIME, OnFailure, StreamFilter, StreamTrigger, StreamTriggeredTable
@@ -109,10 +110,35 @@ def test_defaults_are_the_safe_ones() -> None:
             ]
         },
     )  # fmt: skip
-    template.resource_count_is("AWS::CloudWatch::Alarm", 3)
+    template.has_resource_properties(ESM, {"MetricsConfig": {"Metrics": ["EventCount"]}})
+    # Final failures are quarantined to the on-failure queue, which the function may send to.
+    template.has_resource_properties(
+        "AWS::Lambda::Function",
+        {
+            "Environment": {
+                "Variables": {
+                    "STREAM_RUNTIME_QUARANTINE": "sqs",
+                    "STREAM_RUNTIME_QUARANTINE_TARGET": {"Ref": Match.string_like_regexp("DeadLetterQueue")},
+                }
+            }
+        },
+    )
+    template.has_resource_properties(
+        "AWS::IAM::Policy",
+        {
+            "PolicyDocument": {
+                "Statement": Match.array_with(
+                    [Match.object_like({"Action": Match.array_with(["sqs:SendMessage"]), "Effect": "Allow"})]
+                )
+            }
+        },
+    )
+    template.resource_count_is("AWS::CloudWatch::Alarm", 6)
+    template.resource_count_is("AWS::CloudWatch::Dashboard", 0)
     assert orders.dead_letter_queue is orders.trigger.dead_letter_queue is not None
     assert orders.function is orders.trigger.function
-    assert len(orders.trigger.alarms) == 3
+    assert orders.trigger.quarantines
+    assert len(orders.trigger.alarms) == 6
 
 
 def test_the_mapping_waits_for_the_roles_grants() -> None:
@@ -365,7 +391,9 @@ def test_other_destinations_create_no_queue(kind: str) -> None:
     template = Template.from_stack(stack)
     template.resource_count_is("AWS::SQS::Queue", 0)
     assert orders.dead_letter_queue is None
-    assert len(orders.trigger.alarms) == 2
+    # Iterator age, errors, dropped and on-failure records, and the quarantine where the runtime can send.
+    assert len(orders.trigger.alarms) == (4 if kind == "event_source_dlq" else 5)
+    assert orders.trigger.quarantines is (kind != "event_source_dlq")
     arn = "Arn" if kind == "bucket" else None
     expected = (
         {"Fn::GetAtt": [Match.string_like_regexp("Failures"), arn]}
@@ -499,7 +527,7 @@ def test_alarms_notify_the_topic_and_take_the_threshold() -> None:
     )
     template = Template.from_stack(stack)
     alarms = template.find_resources("AWS::CloudWatch::Alarm")
-    assert len(alarms) == 3
+    assert len(alarms) == 6
     for alarm in alarms.values():
         assert alarm["Properties"]["AlarmActions"] == [{"Ref": Match.string_like_regexp("Alarms")}] or alarm[
             "Properties"
@@ -511,6 +539,144 @@ def test_alarms_notify_the_topic_and_take_the_threshold() -> None:
     template.has_resource_properties(
         "AWS::CloudWatch::Alarm", {"MetricName": "ApproximateNumberOfMessagesVisible", "Threshold": 1}
     )
+    for name in ("DroppedEventCount", "OnFailureDestinationDeliveredEventCount"):
+        template.has_resource_properties(
+            "AWS::CloudWatch::Alarm",
+            {
+                "Namespace": "AWS/Lambda",
+                "MetricName": name,
+                "Statistic": "Sum",
+                "Threshold": 1,
+                "Dimensions": [
+                    {"Name": "EventSourceMappingUUID", "Value": {"Ref": Match.string_like_regexp("EventSourceMapping")}}
+                ],
+            },
+        )
+    template.has_resource_properties(
+        "AWS::CloudWatch::Alarm",
+        {
+            "Namespace": "DynamoStreamConstructs",
+            "MetricName": "QuarantinedRecords",
+            "Dimensions": [
+                {"Name": "FunctionName", "Value": {"Ref": Match.string_like_regexp("OrdersTriggerFunction")}}
+            ],
+        },
+    )
+
+
+@pytest.mark.parametrize(
+    ("kind", "mode", "action"),
+    [("topic", "sns", "sns:Publish"), ("bucket", "s3", "s3:PutObject"), ("discard", "discard", None)],
+)
+def test_final_failures_are_quarantined_where_the_mapping_sends_failures(
+    kind: str, mode: str, action: str | None
+) -> None:
+    stack = new_stack()
+    destination: Any = {
+        "topic": lambda: sns.Topic(stack, "Failures"),
+        "bucket": lambda: s3.Bucket(stack, "Failures"),
+        "discard": lambda: OnFailure.DISCARD,
+    }[kind]()
+    StreamTriggeredTable(
+        stack, "Orders", partition_key=PK, code=handler_code(), handler="app.handler", on_failure=destination
+    )
+    template = Template.from_stack(stack)
+    variables = function_properties(template)["Environment"]["Variables"]
+    assert variables["STREAM_RUNTIME_QUARANTINE"] == mode
+    if action is None:
+        assert "STREAM_RUNTIME_QUARANTINE_TARGET" not in variables
+        return
+    assert variables["STREAM_RUNTIME_QUARANTINE_TARGET"]["Ref"].startswith("Failures")
+    statements = [
+        statement
+        for policy in template.find_resources("AWS::IAM::Policy").values()
+        for statement in policy["Properties"]["PolicyDocument"]["Statement"]
+    ]
+    assert any(action in (statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]])
+               for statement in statements)  # fmt: skip
+
+
+def test_quarantine_can_be_turned_off_and_is_off_for_a_given_function() -> None:
+    stack = new_stack()
+    table = dynamodb.Table(stack, "Table", partition_key=PK, stream=dynamodb.StreamViewType.NEW_AND_OLD_IMAGES)
+    off = StreamTrigger(stack, "Off", table=table, code=handler_code(), handler="app.handler", quarantine=False)
+    function = lambda_.Function(stack, "Mine", runtime=DEFAULT_RUNTIME, code=handler_code(), handler="app.handler")
+    given = StreamTrigger(stack, "Given", table=table, function=function)
+
+    template = Template.from_stack(stack)
+    for trigger in (off, given):
+        assert not trigger.quarantines
+        assert trigger.quarantined_records_alarm is None
+    for properties in template.find_resources("AWS::Lambda::Function").values():
+        assert "STREAM_RUNTIME_QUARANTINE" not in properties["Properties"].get("Environment", {}).get("Variables", {})
+
+
+def test_a_given_function_is_quarantined_when_asked() -> None:
+    stack = new_stack()
+    table = dynamodb.Table(stack, "Table", partition_key=PK, stream=dynamodb.StreamViewType.NEW_AND_OLD_IMAGES)
+    function = lambda_.Function(stack, "Mine", runtime=DEFAULT_RUNTIME, code=handler_code(), handler="app.handler")
+    trigger = StreamTrigger(stack, "Given", table=table, function=function, quarantine=True)
+
+    variables = function_properties(Template.from_stack(stack))["Environment"]["Variables"]
+    assert variables["STREAM_RUNTIME_QUARANTINE"] == "sqs"
+    assert trigger.quarantines and trigger.quarantined_records_alarm is not None
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        (
+            {"on_failure": "custom", "quarantine": True},
+            r"quarantine=True needs an SQS queue, SNS topic or S3 bucket as on_failure",
+        ),
+        ({"function": "imported", "quarantine": True}, r"quarantine=True needs the function's environment"),
+    ],
+)
+def test_quarantine_is_refused_where_it_cannot_work(options: dict[str, Any], message: str) -> None:
+    stack = new_stack()
+    table = dynamodb.Table(stack, "Table", partition_key=PK, stream=dynamodb.StreamViewType.NEW_AND_OLD_IMAGES)
+    if options.get("on_failure") == "custom":
+        options = {**options, "on_failure": event_sources.SnsDlq(sns.Topic(stack, "Failures"))}
+    if options.get("function") == "imported":
+        imported = lambda_.Function.from_function_arn(
+            stack, "Imported", "arn:aws:lambda:us-east-1:123456789012:function:f"
+        )
+        options = {**options, "function": imported}
+    else:
+        options = {"code": handler_code(), "handler": "app.handler", **options}
+    with pytest.raises(ValueError, match=message):
+        StreamTrigger(stack, "Trigger", table=table, **options)
+
+
+def test_mapping_metrics_follow_the_users_metrics_config() -> None:
+    stack = new_stack()
+    orders = StreamTriggeredTable(
+        stack,
+        "Orders",
+        partition_key=PK,
+        code=handler_code(),
+        handler="app.handler",
+        metrics_config=lambda_.MetricsConfig(metrics=[]),
+    )
+    template = Template.from_stack(stack)
+    template.has_resource_properties(ESM, {"MetricsConfig": {"Metrics": []}})
+    assert orders.trigger.dropped_records_alarm is None and orders.trigger.on_failure_records_alarm is None
+    assert len(orders.trigger.alarms) == 4
+
+
+def test_a_dashboard_shows_the_pipelines_health_when_asked() -> None:
+    stack = new_stack()
+    orders = StreamTriggeredTable(
+        stack, "Orders", partition_key=PK, code=handler_code(), handler="app.handler", dashboard=True
+    )
+    template = Template.from_stack(stack)
+    (dashboard,) = template.find_resources("AWS::CloudWatch::Dashboard").values()
+    body = json.dumps(dashboard["Properties"]["DashboardBody"])
+    for metric in ("IteratorAge", "Invocations", "Errors", "PolledEventCount", "DroppedEventCount",
+                   "OnFailureDestinationDeliveredEventCount", "ApproximateNumberOfMessagesVisible",
+                   "QuarantinedRecords"):  # fmt: skip
+        assert metric in body
+    assert orders.trigger.dashboard is not None
 
 
 # Validation

@@ -369,7 +369,7 @@ def test_a_stale_summary_never_overwrites_a_newer_text(
     assert response == {"batchItemFailures": []}
     assert anthropic_stub.prompts() == [DEFAULT_PROMPT.replace("{text}", text_for("the old text"))]
     assert table.item("POST#1") == {"PK": "CONTENT", "SK": "POST#1", "body": text_for("the new text")}
-    finished = [line for line in log_lines(capsys.readouterr().out) if line.get("message") == "Batch finished"]
+    finished = [line for line in log_lines(capsys.readouterr().out) if line.get("message") == "Summaries done"]
     assert finished[0]["staleSummariesDropped"] == 1
 
 
@@ -623,13 +623,16 @@ BEDROCK = {"SUMMARY_PROVIDER": "bedrock", "MODEL_ID": BEDROCK_MODEL}
 @pytest.mark.parametrize(
     ("variables", "message"),
     [
-        ({}, r"TABLE_NAME is required; SUMMARY_PROVIDER is required$"),
+        ({}, r"TABLE_NAME is required; SUMMARY_PROVIDER is required: one of anthropic, bedrock, plugin$"),
         ({"SUMMARY_PROVIDER": "openai"}, r"SUMMARY_PROVIDER must be one of anthropic, bedrock, plugin, got 'openai'"),
         ({"SUMMARY_PROVIDER": "anthropic"}, r"ANTHROPIC_API_KEY_SECRET_ARN is required"),
         ({"SUMMARY_PROVIDER": "bedrock"}, r"MODEL_ID is required"),
         ({**BEDROCK, "MODEL_ID": " "}, r"MODEL_ID is required and must not be blank"),
         ({"SUMMARY_PROVIDER": "plugin"}, r"SUMMARIZER_PLUGIN is required"),
-        ({"SUMMARY_PROVIDER": "plugin", "SUMMARIZER_PLUGIN": "mine"}, r"SUMMARIZER_PLUGIN must name a class as"),
+        (
+            {"SUMMARY_PROVIDER": "plugin", "SUMMARIZER_PLUGIN": "mine"},
+            r"SUMMARIZER_PLUGIN must be 'module:Class', got 'mine'",
+        ),
         ({**BEDROCK, "SUMMARY_ATTRIBUTE": "body"}, r"SUMMARY_ATTRIBUTE must differ from SOURCE_ATTRIBUTE \('body'\)"),
         ({**BEDROCK, "PROMPT": "Summarize:"}, r"PROMPT must hold \{text\} where the source text goes, got 'Summ"),
         ({**BEDROCK, "MAX_TOKENS": "0"}, r"MAX_TOKENS must be a whole number of at least 1, got '0'"),

@@ -1,11 +1,11 @@
 """The AI providers a local run's functions call: each one a stub on loopback, or the real service with your keys.
 
-The providers are read from the functions' environments as the constructs set them (EMBEDDING_PROVIDER,
-VECTOR_STORE, SUMMARY_PROVIDER). A stubbed provider (``constructs_pkg.local.stubs``) gets its endpoint variable set
-on every function and its stub key put in the function's secret. A real one is reached as deployed: Voyage, Pinecone
-and Anthropic with the API key from the runner's own environment (``VOYAGE_API_KEY``, ``PINECONE_API_KEY``,
-``ANTHROPIC_API_KEY``) put in the function's local secret; Bedrock and S3 Vectors with boto3's default credentials
-and region, handed to the functions (their DynamoDB, SQS and Secrets Manager calls stay local).
+The providers are read from the functions' environments as the constructs set them (``lambda_src.contract``:
+EMBEDDING_PROVIDER, VECTOR_STORE, SUMMARY_PROVIDER). A stubbed provider (``constructs_pkg.local.stubs``) gets its
+endpoint variable set on every function and its stub key put in the function's secret. A real one is reached as
+deployed: Voyage, Pinecone and Anthropic with the API key from the runner's own environment (``VOYAGE_API_KEY``,
+``PINECONE_API_KEY``, ``ANTHROPIC_API_KEY``) put in the function's local secret; Bedrock and S3 Vectors with boto3's
+default credentials and region, handed to the functions (their DynamoDB, SQS and Secrets Manager calls stay local).
 """
 
 from __future__ import annotations
@@ -27,6 +27,7 @@ from constructs_pkg.local.stubs.pinecone import PineconeStub
 from constructs_pkg.local.stubs.s3_vectors import S3VectorsStub
 from constructs_pkg.local.stubs.server import StubServer
 from constructs_pkg.local.stubs.voyage import VoyageStub
+from lambda_src.contract import EmbeddingEnv, EmbeddingProvider, SummaryEnv, SummaryProvider, VectorStoreKind
 
 __all__ = ["API_KEYS", "PROVIDERS", "ApiKey", "ProviderSetup", "local_providers", "providers_used"]
 
@@ -43,18 +44,18 @@ class ApiKey(NamedTuple):
 
 
 API_KEYS = {
-    "voyage": ApiKey("VOYAGE_API_KEY_SECRET_ARN", "VOYAGE_API_KEY", voyage.API_KEY),
-    "pinecone": ApiKey("PINECONE_API_KEY_SECRET_ARN", "PINECONE_API_KEY", pinecone.API_KEY),
-    "anthropic": ApiKey("ANTHROPIC_API_KEY_SECRET_ARN", "ANTHROPIC_API_KEY", anthropic.API_KEY),
+    "voyage": ApiKey(EmbeddingEnv.VOYAGE_API_KEY_SECRET_ARN, "VOYAGE_API_KEY", voyage.API_KEY),
+    "pinecone": ApiKey(EmbeddingEnv.PINECONE_API_KEY_SECRET_ARN, "PINECONE_API_KEY", pinecone.API_KEY),
+    "anthropic": ApiKey(SummaryEnv.ANTHROPIC_API_KEY_SECRET_ARN, "ANTHROPIC_API_KEY", anthropic.API_KEY),
 }
 # What each construct variable's value means: (variable, value) -> provider.
 _CHOICES = {
-    ("EMBEDDING_PROVIDER", "voyage"): "voyage",
-    ("EMBEDDING_PROVIDER", "titan"): "bedrock",
-    ("VECTOR_STORE", "pinecone"): "pinecone",
-    ("VECTOR_STORE", "s3vectors"): "s3vectors",
-    ("SUMMARY_PROVIDER", "anthropic"): "anthropic",
-    ("SUMMARY_PROVIDER", "bedrock"): "bedrock",
+    (EmbeddingEnv.PROVIDER, EmbeddingProvider.VOYAGE): "voyage",
+    (EmbeddingEnv.PROVIDER, EmbeddingProvider.TITAN): "bedrock",
+    (EmbeddingEnv.VECTOR_STORE, VectorStoreKind.PINECONE): "pinecone",
+    (EmbeddingEnv.VECTOR_STORE, VectorStoreKind.S3_VECTORS): "s3vectors",
+    (SummaryEnv.PROVIDER, SummaryProvider.ANTHROPIC): "anthropic",
+    (SummaryEnv.PROVIDER, SummaryProvider.BEDROCK): "bedrock",
 }
 
 
@@ -133,10 +134,10 @@ def local_providers(
         stubbed = used - setup.real
         if "voyage" in stubbed:
             setup.stubs["voyage"] = running.enter_context(VoyageStub())
-            setup.environment["VOYAGE_BASE_URL"] = setup.stubs["voyage"].url
+            setup.environment[EmbeddingEnv.VOYAGE_BASE_URL] = setup.stubs["voyage"].url
         if "pinecone" in stubbed:
             setup.stubs["pinecone"] = running.enter_context(PineconeStub())
-            setup.environment["PINECONE_INDEX_HOST"] = setup.stubs["pinecone"].url
+            setup.environment[EmbeddingEnv.PINECONE_INDEX_HOST] = setup.stubs["pinecone"].url
         if "anthropic" in stubbed:
             setup.stubs["anthropic"] = running.enter_context(AnthropicStub())
             setup.environment["ANTHROPIC_BASE_URL"] = setup.stubs["anthropic"].url
@@ -150,10 +151,10 @@ def local_providers(
         if "s3vectors" in stubbed:
             vectors = running.enter_context(S3VectorsStub())
             for function in app.functions.values():
-                if function.environment.get("VECTOR_STORE") == "s3vectors":
+                if function.environment.get(EmbeddingEnv.VECTOR_STORE) == VectorStoreKind.S3_VECTORS:
                     vectors.create_index(
-                        str(function.environment.get("S3_VECTORS_BUCKET")),
-                        str(function.environment.get("S3_VECTORS_INDEX")),
+                        str(function.environment.get(EmbeddingEnv.S3_VECTORS_BUCKET)),
+                        str(function.environment.get(EmbeddingEnv.S3_VECTORS_INDEX)),
                         _dimension(function.environment),
                     )
             setup.stubs["s3vectors"] = vectors
@@ -166,15 +167,15 @@ def _bedrock_models(app: LocalApp, running: contextlib.ExitStack) -> dict[str, S
     models: dict[str, StubServer] = {}
     for function in app.functions.values():
         environment = function.environment
-        titan, claude = str(environment.get("TITAN_MODEL_ID")), str(environment.get("MODEL_ID"))
-        if environment.get("EMBEDDING_PROVIDER") == "titan" and titan not in models:
+        titan, claude = str(environment.get(EmbeddingEnv.TITAN_MODEL_ID)), str(environment.get(SummaryEnv.MODEL_ID))
+        if environment.get(EmbeddingEnv.PROVIDER) == EmbeddingProvider.TITAN and titan not in models:
             models[titan] = running.enter_context(TitanStub())
-        if environment.get("SUMMARY_PROVIDER") == "bedrock" and claude not in models:
+        if environment.get(SummaryEnv.PROVIDER) == SummaryProvider.BEDROCK and claude not in models:
             models[claude] = running.enter_context(BedrockClaudeStub())
     return models
 
 
 def _dimension(environment: Mapping[str, Any]) -> int | None:
     """The embedding's dimension as the function's variables state it; None when they leave it to the model."""
-    text = environment.get("TITAN_DIMENSIONS") or environment.get("VOYAGE_DIMENSIONS")
+    text = environment.get(EmbeddingEnv.TITAN_DIMENSIONS) or environment.get(EmbeddingEnv.VOYAGE_DIMENSIONS)
     return int(text) if isinstance(text, str) and text.isdigit() else None

@@ -12,8 +12,8 @@ Vector id
     512 characters, S3 Vectors 1,024) fails its record with a message saying so.
 
 Sync semantics
-    A batch's records are grouped by item, and each item's change is taken from before its first record to after
-    its last: within a batch, only the last state of an item is applied.
+    The stream runtime folds a batch into one net change per item (``lambda_src.stream_runtime.ItemChange``), from
+    before its first record to after its last: within a batch, only the last state of an item is applied.
 
     - The item is gone (its last record is a REMOVE, TTL deletes included): the vector is deleted.
     - The item is new (its first record is an INSERT): its text is embedded and the vector upserted.
@@ -29,8 +29,10 @@ Sync semantics
     in as few as its limits allow (count and bytes), all requests of a batch in parallel on a bounded pool. Each
     request is retried as ``providers.call_with_retries`` decides, within the function's remaining time. A request
     refused with 400, 413 or 422 has its halves tried, and theirs, so that only the inputs refused on their own
-    fail. A failed change fails its item's first record in the batch, reported in the partial batch response;
-    every other change is applied all the same. A malformed record fails alone.
+    fail. Every other change is applied all the same. The batch-level runtime (``process_item_changes``) does the
+    rest: a change that failed for good (a refused input, a missing key attribute) is quarantined with its records;
+    one that may succeed on a retry fails its item's first record in the partial batch response. A malformed record
+    fails alone.
 
 Plug-in interface
     EMBEDDING_PROVIDER=plugin or VECTOR_STORE=plugin names a class as ``module:Class`` (EMBEDDING_PLUGIN,

@@ -20,14 +20,15 @@ from lambda_src.providers import (
     call_with_retries,
 )
 from lambda_src.stream_runtime import (
-    MalformedRecordError,
+    ChangeFailure,
+    Deadline,
+    ItemChange,
     PermanentError,
     RetryableError,
     get_logger,
-    partial_batch_response,
+    process_item_changes,
     put_metric,
 )
-from lambda_src.stream_runtime.log import invocation_context
 
 from .changes import Action, Change, plan_changes
 from .config import PipelineConfig
@@ -79,41 +80,44 @@ class VectorSync:
         self._store = store
         self._executor = executor
 
+    def close(self) -> None:
+        """Stop the pool's threads (a Lambda environment never needs to; tests do)."""
+        self._executor.shutdown()
+
     def handle(self, event: Mapping[str, Any], context: Any) -> dict[str, list[dict[str, str]]]:
-        with invocation_context(getattr(context, "aws_request_id", None)):
-            raw_records = event.get("Records")
-            if not isinstance(raw_records, list):
-                raise MalformedRecordError(f"the event has no Records list (got {type(raw_records).__name__})")
-            plan = plan_changes(
-                raw_records,
-                text_attribute=self._config.text_attribute,
-                metadata_attributes=self._config.metadata_attributes,
-                vector_id_attributes=self._config.vector_id_attributes,
-                max_id_length=getattr(self._store, "max_id_length", None),
-                supports_metadata_update=self._store.supports_metadata_update,
-            )
-            if plan.skipped:
-                put_metric("SkippedRecords", plan.skipped)
-            run = _BatchRun(
-                self._model,
-                self._store,
-                self._executor,
-                request_timeout=self._config.request_timeout,
-                remaining_seconds=_remaining_seconds(context, self._config.deadline_margin.total_seconds()),
-            )
-            run.apply(plan.changes)
-            failed = plan.failed + run.failed
-            _logger.info(
-                "Batch finished",
-                extra={
-                    "records": len(raw_records),
-                    "changes": len(plan.changes),
-                    "skipped": plan.skipped,
-                    "failedRecords": len(failed),
-                    **{_applied_key(action): count for action, count in run.applied.items()},
-                },
-            )
-            return partial_batch_response(failed)
+        """The partial batch response for ``event``: the batch-level runtime folds it into item changes."""
+        return process_item_changes(event, context, self.apply, deadline_margin=self._config.deadline_margin)
+
+    def apply(self, items: Sequence[ItemChange], deadline: Deadline) -> list[ChangeFailure]:
+        """Bring the store up to date with the batch's net changes ``items``; the changes that failed, and why."""
+        plan = plan_changes(
+            items,
+            text_attribute=self._config.text_attribute,
+            metadata_attributes=self._config.metadata_attributes,
+            vector_id_attributes=self._config.vector_id_attributes,
+            max_id_length=getattr(self._store, "max_id_length", None),
+            supports_metadata_update=self._store.supports_metadata_update,
+        )
+        if plan.skipped:
+            put_metric("SkippedRecords", plan.skipped)
+        run = _BatchRun(
+            self._model,
+            self._store,
+            self._executor,
+            request_timeout=self._config.request_timeout,
+            remaining_seconds=deadline.remaining_seconds,
+        )
+        run.apply(plan.changes)
+        _logger.info(
+            "Changes applied",
+            extra={
+                "changes": len(plan.changes),
+                "skipped": plan.skipped,
+                "failedItems": len(plan.failed) + len(run.failed),
+                **{_applied_key(action): count for action, count in run.applied.items()},
+            },
+        )
+        return plan.failed + run.failed
 
 
 class _BatchRun:
@@ -133,7 +137,7 @@ class _BatchRun:
         self._executor = executor
         self._request_timeout = request_timeout
         self._remaining_seconds = remaining_seconds
-        self.failed: list[int] = []
+        self.failed: list[ChangeFailure] = []
         self.applied: Counter[Action] = Counter()
 
     def apply(self, changes: Sequence[Change]) -> None:
@@ -203,7 +207,7 @@ class _BatchRun:
                 "eventIDs": [event_id for change in changes for event_id in change.event_ids],
             },
         )
-        self.failed += [change.sequence_number for change in changes]
+        self.failed += [ChangeFailure(change.item, error) for change in changes]
 
     def _call(self, request: Callable[[float], _R]) -> _R:
         """``request(timeout)`` with retries, each attempt given no more time than the function has left."""
@@ -278,10 +282,3 @@ def _estimate_tokens(text: str) -> int:
 
 def _applied_key(action: Action) -> str:
     return {Action.UPSERT: "upserted", Action.DELETE: "deleted", Action.UPDATE_METADATA: "metadataUpdated"}[action]
-
-
-def _remaining_seconds(context: Any, margin_seconds: float) -> Callable[[], float]:
-    """How long requests may still take: the function's time left less the margin; no limit without a context."""
-    if context is None:
-        return lambda: math.inf
-    return lambda: context.get_remaining_time_in_millis() / 1000 - margin_seconds

@@ -12,13 +12,22 @@ from collections.abc import Sequence
 from .aws import BEDROCK_RETRYABLE_CODES, AwsClient
 from .retry import RetryableProviderError
 
-__all__ = ["TITAN_DIMENSIONS", "TITAN_MAX_INPUT_CHARACTERS", "TITAN_MAX_INPUT_TOKENS", "TitanEmbeddings"]
+__all__ = [
+    "TITAN_DEFAULT_DIMENSIONS",
+    "TITAN_DIMENSIONS",
+    "TITAN_MAX_INPUT_CHARACTERS",
+    "TITAN_MAX_INPUT_TOKENS",
+    "TITAN_V2_MODEL_ID",
+    "TitanEmbeddings",
+]
 
+TITAN_V2_MODEL_ID = "amazon.titan-embed-text-v2:0"
 # From the model parameters page above: one text per call, at most 8,192 tokens or 50,000 characters, and an
 # output of 1,024 (the default), 512 or 256 dimensions.
 TITAN_MAX_INPUT_CHARACTERS = 50_000
 TITAN_MAX_INPUT_TOKENS = 8_192
 TITAN_DIMENSIONS = frozenset({256, 512, 1024})
+TITAN_DEFAULT_DIMENSIONS = 1024
 
 
 class TitanEmbeddings:

@@ -18,6 +18,7 @@ __all__ = [
     "VOYAGE_DEFAULT_TOKENS_PER_REQUEST",
     "VOYAGE_INPUT_TYPES",
     "VOYAGE_MAX_TEXTS_PER_REQUEST",
+    "VOYAGE_MODEL_DIMENSIONS",
     "VOYAGE_OUTPUT_DIMENSIONS",
     "VOYAGE_TOKENS_PER_REQUEST",
     "VoyageEmbeddings",
@@ -40,6 +41,14 @@ VOYAGE_DEFAULT_TOKENS_PER_REQUEST = 120_000
 VOYAGE_CONTEXT_TOKENS = 32_000
 # The values output_dimension takes, for the models that take it (voyage-3.5, voyage-3.5-lite, voyage-3-large).
 VOYAGE_OUTPUT_DIMENSIONS = frozenset({256, 512, 1024, 2048})
+# Each known model's default output size and the sizes it takes (https://docs.voyageai.com/docs/embeddings): voyage-3
+# has one size only.
+VOYAGE_MODEL_DIMENSIONS = {
+    "voyage-3.5": (1024, VOYAGE_OUTPUT_DIMENSIONS),
+    "voyage-3.5-lite": (1024, VOYAGE_OUTPUT_DIMENSIONS),
+    "voyage-3-large": (1024, VOYAGE_OUTPUT_DIMENSIONS),
+    "voyage-3": (1024, frozenset({1024})),
+}
 VOYAGE_INPUT_TYPES = frozenset({"document", "query"})
 
 # Voyage's current tokenizers are byte-level BPE (https://docs.voyageai.com/docs/tokenization), so a text never has

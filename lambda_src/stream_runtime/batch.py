@@ -1,25 +1,31 @@
-"""Run a handler over a DynamoDB stream batch and answer Lambda with a partial batch response."""
+"""Run a handler over a DynamoDB stream batch, record by record, and answer Lambda with a partial batch response."""
 
 from __future__ import annotations
 
-import os
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import timedelta
 from typing import Any
 
-from .errors import MalformedRecordError
+from .deadline import DEFAULT_DEADLINE_MARGIN, Deadline
+from .errors import MalformedRecordError, is_final
 from .log import get_logger, invocation_context, record_context
+from .quarantine import Quarantine
 from .record import StreamRecord, parse_sequence_number
 
-__all__ = ["DEADLINE_MARGIN_ENV", "DEFAULT_DEADLINE_MARGIN", "partial_batch_response", "process_stream_batch"]
+__all__ = [
+    "DEFAULT_DEADLINE_MARGIN",
+    "BatchFailures",
+    "batch_records",
+    "partial_batch_response",
+    "process_stream_batch",
+]
 
-DEFAULT_DEADLINE_MARGIN = timedelta(seconds=5)
-DEADLINE_MARGIN_ENV = "STREAM_RUNTIME_DEADLINE_MARGIN_MS"
+PartialBatchResponse = dict[str, list[dict[str, str]]]
 
 _logger = get_logger(__name__)
 
 
-def partial_batch_response(failed_sequence_numbers: Iterable[int]) -> dict[str, list[dict[str, str]]]:
+def partial_batch_response(failed_sequence_numbers: Iterable[int]) -> PartialBatchResponse:
     """The response naming the lowest failed sequence number, or no failure at all.
 
     Lambda checkpoints at the lowest reported sequence number and redelivers every record from there, so that
@@ -34,6 +40,45 @@ def partial_batch_response(failed_sequence_numbers: Iterable[int]) -> dict[str, 
     return {"batchItemFailures": [{"itemIdentifier": str(min(failed))}]}
 
 
+def batch_records(event: Mapping[str, Any]) -> tuple[list[Any], list[int]]:
+    """The event's records and their sequence numbers, as ints.
+
+    Raises MalformedRecordError when the event has no Records list or a record has no decimal SequenceNumber: with
+    nothing to name, the whole batch has failed, which is also how Lambda would read an empty itemIdentifier.
+    """
+    raw_records = event.get("Records")
+    if not isinstance(raw_records, list):
+        raise MalformedRecordError(f"the event has no Records list (got {type(raw_records).__name__})")
+    return raw_records, [parse_sequence_number(raw_record) for raw_record in raw_records]
+
+
+class BatchFailures:
+    """A batch's failed records: each final failure goes to ``quarantine`` (when the function has one) and out of the
+    batch; every other failure, and a final one whose quarantine failed, is reported in the partial batch response."""
+
+    def __init__(self, quarantine: Quarantine | None, context: Any) -> None:
+        self._quarantine = quarantine
+        self._context = context
+        self.reported: list[int] = []
+        self.quarantined = 0
+
+    def add(self, raw_records: Sequence[Mapping[str, Any]], sequence_number: int, error: BaseException) -> bool:
+        """Record the failure of ``raw_records`` (one record, or one item's), whose lowest sequence number is
+        ``sequence_number``; True when it was quarantined, False when it is reported."""
+        if (
+            is_final(error)
+            and self._quarantine is not None
+            and self._quarantine.take(raw_records, error, self._context)
+        ):
+            self.quarantined += len(raw_records)
+            return True
+        self.reported.append(sequence_number)
+        return False
+
+    def response(self) -> PartialBatchResponse:
+        return partial_batch_response(self.reported)
+
+
 def process_stream_batch(
     event: Mapping[str, Any],
     context: Any,
@@ -41,35 +86,32 @@ def process_stream_batch(
     *,
     continue_after_failure: bool = False,
     deadline_margin: timedelta | None = None,
-) -> dict[str, list[dict[str, str]]]:
+    quarantine: bool = True,
+) -> PartialBatchResponse:
     """Call ``record_handler`` on each record in delivery order and return the partial batch response.
 
-    A record fails when it cannot be parsed or its handler raises. The failure is logged with the record's ids and
-    the batch stops there: Lambda redelivers every record after the first failure anyway, so handling them now would
-    only repeat their side effects. ``continue_after_failure=True`` handles every record and still reports the
-    first failure. Before each record, when less than ``deadline_margin`` is left before the function times out
-    (Default: 5 seconds, or STREAM_RUNTIME_DEADLINE_MARGIN_MS), the batch stops and reports the first record left.
+    A record fails when it cannot be parsed or its handler raises. A final failure (MalformedRecordError,
+    PermanentError) is quarantined when the function has a quarantine (STREAM_RUNTIME_QUARANTINE, which the constructs
+    set), and the batch goes on; ``quarantine=False`` (Default: True) leaves final failures to the mapping's retries.
+    Any other failure is logged with the record's ids and the batch stops there: Lambda redelivers every record after
+    the first failure anyway, so handling them now would only repeat their side effects.
+    ``continue_after_failure=True`` handles every record and still reports the first failure. Before each record,
+    when the deadline (``deadline_margin`` before the function times out; Default: 5 seconds, or
+    STREAM_RUNTIME_DEADLINE_MARGIN_MS) has passed, the batch stops and reports the first record left.
     ``context=None`` means no deadline.
 
     The response only counts with ReportBatchItemFailures on the event source mapping; without it, Lambda ignores
-    it and every record counts as a success. Raises MalformedRecordError before handling any record when the event
-    has no Records list or a record has no decimal SequenceNumber: with nothing to name, the whole batch has
-    failed, which is also how Lambda would read an empty itemIdentifier.
+    it and every record counts as a success. Raises MalformedRecordError as ``batch_records`` does.
     """
-    raw_records = event.get("Records")
-    if not isinstance(raw_records, list):
-        raise MalformedRecordError(f"the event has no Records list (got {type(raw_records).__name__})")
-    sequence_numbers = [parse_sequence_number(raw_record) for raw_record in raw_records]
-    margin = _deadline_margin_from_env() if deadline_margin is None else deadline_margin
+    raw_records, sequence_numbers = batch_records(event)
+    deadline = Deadline.of(context, deadline_margin)
+    failures = BatchFailures(Quarantine.from_env() if quarantine else None, context)
     processed = 0
-    failed: list[int] = []
     left_by_deadline: list[int] = []
     with invocation_context(getattr(context, "aws_request_id", None)):
         for position, (raw_record, sequence_number) in enumerate(zip(raw_records, sequence_numbers, strict=True)):
             with record_context(raw_record):
-                # A timeout fails the whole batch, records already handled included; stopping early keeps them:
-                # https://docs.aws.amazon.com/lambda/latest/dg/services-dynamodb-errors.html
-                if context is not None and timedelta(milliseconds=context.get_remaining_time_in_millis()) < margin:
+                if deadline.passed:
                     left_by_deadline = sequence_numbers[position:]
                     _logger.warning(
                         "Stopping before the function times out", extra={"recordsLeft": len(left_by_deadline)}
@@ -77,30 +119,26 @@ def process_stream_batch(
                     break
                 try:
                     record_handler(StreamRecord.from_wire(raw_record))
-                except Exception:
+                except Exception as error:
                     _logger.exception("Record failed")
-                    failed.append(sequence_number)
-                    if not continue_after_failure:
+                    if not failures.add([raw_record], sequence_number, error) and not continue_after_failure:
                         break
                 else:
                     processed += 1
+        failed = len(failures.reported)
         _logger.info(
             "Batch finished",
             extra={
                 "records": len(raw_records),
                 "processed": processed,
-                "failed": len(failed),
+                "failed": failed,
+                "quarantined": failures.quarantined,
                 "skippedByDeadline": len(left_by_deadline),
-                "skippedAfterFailure": len(raw_records) - processed - len(failed) - len(left_by_deadline),
+                "skippedAfterFailure": len(raw_records)
+                - processed
+                - failed
+                - failures.quarantined
+                - len(left_by_deadline),
             },
         )
-    return partial_batch_response(failed + left_by_deadline)
-
-
-def _deadline_margin_from_env() -> timedelta:
-    text = os.environ.get(DEADLINE_MARGIN_ENV)
-    if text is None:
-        return DEFAULT_DEADLINE_MARGIN
-    if not (text.isascii() and text.isdigit()):
-        raise ValueError(f"{DEADLINE_MARGIN_ENV} must be a whole number of milliseconds, got {text!r}")
-    return timedelta(milliseconds=int(text))
+    return partial_batch_response(failures.reported + left_by_deadline)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-__all__ = ["MalformedRecordError", "PermanentError", "RetryableError", "StreamRuntimeError"]
+__all__ = ["MalformedRecordError", "PermanentError", "RetryableError", "StreamRuntimeError", "is_final"]
 
 
 class StreamRuntimeError(Exception):
@@ -19,3 +19,9 @@ class RetryableError(StreamRuntimeError):
 
 class PermanentError(StreamRuntimeError):
     """A failure that will recur on every attempt (invalid data, a rejected request): not worth a retry."""
+
+
+def is_final(error: BaseException) -> bool:
+    """Whether ``error`` will recur on every attempt: a malformed record, or a PermanentError (a provider's final error
+    included). Anything else, an unexpected exception included, is worth the mapping's retries."""
+    return isinstance(error, MalformedRecordError | PermanentError)

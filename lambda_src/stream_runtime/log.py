@@ -12,6 +12,10 @@ from contextvars import ContextVar
 from datetime import UTC, datetime
 from typing import Any, TextIO
 
+from lambda_src.contract import DEFAULT_LOG_LEVEL, RuntimeEnv
+
+from .config import EnvironmentReader
+
 __all__ = ["get_logger", "invocation_context", "record_context"]
 
 _LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
@@ -70,10 +74,16 @@ def get_logger(name: str) -> logging.Logger:
 
 
 def _level_from_env() -> str:
-    level = os.environ.get("LOG_LEVEL", "INFO").upper()
-    if level not in _LEVELS:
-        raise ValueError(f"LOG_LEVEL must be one of {', '.join(_LEVELS)}, got {level!r}")
+    reader = EnvironmentReader(os.environ, "stream runtime")
+    level: str = reader.parsed(RuntimeEnv.LOG_LEVEL, _level, f"one of {', '.join(_LEVELS)}", DEFAULT_LOG_LEVEL)
+    reader.finish()
     return level
+
+
+def _level(text: str) -> str:
+    if text.strip().upper() not in _LEVELS:
+        raise ValueError(text)
+    return text.strip().upper()
 
 
 class _JsonStdoutHandler(logging.StreamHandler[TextIO]):

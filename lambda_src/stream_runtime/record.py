@@ -14,7 +14,14 @@ from typing import Any, TypeVar
 
 from .errors import MalformedRecordError, StreamRuntimeError
 
-__all__ = ["EventName", "StreamRecord", "deserialize_attribute", "deserialize_image", "parse_sequence_number"]
+__all__ = [
+    "EventName",
+    "StreamRecord",
+    "attribute_changed",
+    "deserialize_attribute",
+    "deserialize_image",
+    "parse_sequence_number",
+]
 
 _T = TypeVar("_T")
 _TYPE_TAGS = frozenset({"S", "N", "B", "SS", "NS", "BS", "L", "M", "BOOL", "NULL"})
@@ -167,16 +174,28 @@ class StreamRecord:
 
         Raises StreamRuntimeError when the stream's view type leaves out an image needed to tell.
         """
-        old = {} if self.event_name is EventName.INSERT else self.old_image
-        new = {} if self.event_name is EventName.REMOVE else self.new_image
-        if old is None or new is None:
-            missing = " and ".join(label for label, image in (("old", old), ("new", new)) if image is None)
-            raise StreamRuntimeError(
-                f"attribute_changed({name!r}) needs the {missing} image of this {self.event_name} record, which a "
-                f"{self.stream_view_type or 'stream of unknown view type'} stream does not carry; "
-                "use the NEW_AND_OLD_IMAGES view type"
-            )
-        return old.get(name, _ABSENT) != new.get(name, _ABSENT)
+        return attribute_changed(name, self.event_name, self.old_image, self.new_image, self.stream_view_type)
+
+
+def attribute_changed(
+    name: str,
+    event_name: EventName,
+    old_image: Mapping[str, Any] | None,
+    new_image: Mapping[str, Any] | None,
+    stream_view_type: str | None,
+) -> bool:
+    """Whether ``name`` differs between ``old_image`` and ``new_image`` of an ``event_name`` change (an INSERT had
+    nothing before, a REMOVE has nothing after); raises StreamRuntimeError when an image needed to tell is missing."""
+    old = {} if event_name is EventName.INSERT else old_image
+    new = {} if event_name is EventName.REMOVE else new_image
+    if old is None or new is None:
+        missing = " and ".join(label for label, image in (("old", old), ("new", new)) if image is None)
+        raise StreamRuntimeError(
+            f"attribute_changed({name!r}) needs the {missing} image of this {event_name} change, which a "
+            f"{stream_view_type or 'stream of unknown view type'} stream does not carry; "
+            "use the NEW_AND_OLD_IMAGES view type"
+        )
+    return old.get(name, _ABSENT) != new.get(name, _ABSENT)
 
 
 def _optional(mapping: Mapping[str, Any], key: str, kind: type[_T]) -> _T | None:

@@ -4,17 +4,16 @@ summarizing its own write-back.
 Per item, only the net change of the batch counts: an insert, or an update that changed the source text. The
 write-back is a conditional UpdateItem that changes only the summary attribute, so the MODIFY record it causes has
 an unchanged source and is passed over: the loop cannot start. Summaries run concurrently on a bounded pool; a
-failure fails its item's records only, through the partial batch response.
+failure fails its item's records only: quarantined when final (a refused request), else reported in the partial batch
+response for the mapping to retry.
 """
 
 from __future__ import annotations
 
 import contextvars
-import dataclasses
 import functools
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass
 from enum import Enum
 from typing import Any
 
@@ -30,15 +29,15 @@ from lambda_src.providers.anthropic_messages import AnthropicMessages
 from lambda_src.providers.aws import AwsClient
 from lambda_src.providers.bedrock_claude import BedrockClaude
 from lambda_src.stream_runtime import (
+    ChangeFailure,
+    Deadline,
     EventName,
-    MalformedRecordError,
-    StreamRecord,
+    ItemChange,
     get_logger,
-    partial_batch_response,
+    process_item_changes,
     put_metric,
 )
-from lambda_src.stream_runtime.log import invocation_context, record_context
-from lambda_src.stream_runtime.record import parse_sequence_number
+from lambda_src.stream_runtime.log import record_context
 
 from .config import SummaryEnricherConfig, SummaryProvider
 
@@ -50,6 +49,7 @@ __all__ = [
     "SKIPPED_RECORDS_METRIC",
     "SummaryEnricherHandler",
     "build_summarizer",
+    "cold_start",
     "handler",
 ]
 
@@ -114,23 +114,6 @@ class _Outcome(Enum):
     FAILED = "failed"
 
 
-@dataclass
-class _ItemChange:
-    """One item's records in a batch, from the first since the item was last created to the last."""
-
-    first: StreamRecord
-    last: StreamRecord
-
-    def net(self) -> StreamRecord:
-        """One record standing for them all: the last image against the one before the first change.
-
-        Judging the last record alone would lose an insert followed by an update of another attribute.
-        """
-        if self.last.event_name is EventName.REMOVE:
-            return self.last
-        return dataclasses.replace(self.last, event_name=self.first.event_name, old_image=self.first.old_image)
-
-
 class SummaryEnricherHandler:
     """The handler for one cold start: call it with the Lambda event and context.
 
@@ -161,82 +144,65 @@ class SummaryEnricherHandler:
     def __call__(self, event: Mapping[str, Any], context: Any) -> dict[str, list[dict[str, str]]]:
         """Summarize the batch; return the partial batch response naming the lowest failed sequence number.
 
-        Raises MalformedRecordError, failing the whole batch, when the event has no Records list or a record has no
-        sequence number, as ``process_stream_batch`` does.
+        The batch-level runtime (``process_item_changes``) checks the envelope, folds the batch into one change per
+        item and quarantines final failures; a malformed record fails alone.
         """
-        raw_records = event.get("Records")
-        if not isinstance(raw_records, list):
-            raise MalformedRecordError(f"the event has no Records list (got {type(raw_records).__name__})")
-        sequence_numbers = [parse_sequence_number(raw_record) for raw_record in raw_records]
-        remaining = self._remaining_seconds(context)
-        failed: list[int] = []
-        changes: dict[tuple[tuple[str, Any], ...], _ItemChange] = {}
-        with invocation_context(getattr(context, "aws_request_id", None)):
-            for raw_record, sequence_number in zip(raw_records, sequence_numbers, strict=True):
-                with record_context(raw_record):
-                    try:
-                        record = StreamRecord.from_wire(raw_record)
-                    except MalformedRecordError:
-                        _logger.exception("Record failed", extra={"itemIdentifier": str(sequence_number)})
-                        failed.append(sequence_number)
-                        continue
-                change = changes.get(record.item_key)
-                # An insert starts the item afresh: what came before it in the batch no longer matters.
-                if change is None or record.event_name is EventName.INSERT:
-                    changes[record.item_key] = _ItemChange(first=record, last=record)
-                else:
-                    change.last = record
-            outcomes: list[tuple[_ItemChange, Future[_Outcome]]] = []
-            skipped = 0
-            for change in changes.values():
-                with record_context(change.last.raw):
-                    try:
-                        text = self._text_to_summarize(change.net())
-                    except Exception:
-                        _logger.exception("Record failed", extra={"itemIdentifier": str(change.first.sequence_number)})
-                        failed.append(change.first.sequence_number)
-                        continue
-                    if text is _NoSummary.SKIPPED:
-                        skipped += 1
-                    elif isinstance(text, str):
-                        # The worker thread logs under this record's ids and this invocation's request id.
-                        run_in_context = contextvars.copy_context().run
-                        work = functools.partial(self._summarize_and_write, change, text, remaining)
-                        outcomes.append((change, self._pool.submit(run_in_context, work)))
-            counts = dict.fromkeys(_Outcome, 0)
-            for change, future in outcomes:
-                outcome = future.result()
-                counts[outcome] += 1
-                if outcome is _Outcome.FAILED:
-                    failed.append(change.first.sequence_number)
-            if skipped:
-                put_metric(SKIPPED_RECORDS_METRIC, skipped)
-            _logger.info(
-                "Batch finished",
-                extra={
-                    "records": len(raw_records),
-                    "items": len(changes),
-                    "summariesWritten": counts[_Outcome.WRITTEN],
-                    "staleSummariesDropped": counts[_Outcome.STALE],
-                    "skipped": skipped,
-                    "failed": len(failed),
-                },
-            )
-        return partial_batch_response(failed)
+        return process_item_changes(event, context, self.summarize, deadline_margin=self.config.deadline_margin)
 
-    def _text_to_summarize(self, net: StreamRecord) -> str | _NoSummary:
+    def summarize(self, items: Sequence[ItemChange], deadline: Deadline) -> list[ChangeFailure]:
+        """Summarize and write back the items whose source text is new; the items that failed, and why."""
+        failed: list[ChangeFailure] = []
+        outcomes: list[tuple[ItemChange, Future[tuple[_Outcome, BaseException | None]]]] = []
+        skipped = 0
+        for item in items:
+            with record_context(item.records[-1].raw):
+                try:
+                    text = self._text_to_summarize(item)
+                except Exception as error:
+                    _logger.exception("Record failed", extra={"itemIdentifier": str(item.sequence_number)})
+                    failed.append(ChangeFailure(item, error))
+                    continue
+                if text is _NoSummary.SKIPPED:
+                    skipped += 1
+                elif isinstance(text, str):
+                    # The worker thread logs under this record's ids and this invocation's request id.
+                    run_in_context = contextvars.copy_context().run
+                    work = functools.partial(self._summarize_and_write, item, text, deadline.remaining_seconds)
+                    outcomes.append((item, self._pool.submit(run_in_context, work)))
+        counts = dict.fromkeys(_Outcome, 0)
+        for item, future in outcomes:
+            outcome, failure = future.result()
+            counts[outcome] += 1
+            if failure is not None:
+                failed.append(ChangeFailure(item, failure))
+        if skipped:
+            put_metric(SKIPPED_RECORDS_METRIC, skipped)
+        _logger.info(
+            "Summaries done",
+            extra={
+                "items": len(items),
+                "summariesWritten": counts[_Outcome.WRITTEN],
+                "staleSummariesDropped": counts[_Outcome.STALE],
+                "skipped": skipped,
+                "failed": len(failed),
+            },
+        )
+        return failed
+
+    def _text_to_summarize(self, item: ItemChange) -> str | _NoSummary:
         """The source text to summarize, or why there is none.
 
-        An insert is summarized; an update only when it changed the source: the write-back's own MODIFY changed
-        only the summary, so it ends here. Raises StreamRuntimeError when the stream lacks an image to tell.
+        An item created in the batch is summarized; an update only when it changed the source: the write-back's own
+        MODIFY changed only the summary, so it ends here. Raises StreamRuntimeError when the stream lacks an image to
+        tell.
         """
         source = self.config.source_attribute
-        if net.event_name is EventName.REMOVE:
+        if item.event_name is EventName.REMOVE:
             return _NoSummary.UNCHANGED
-        changed = net.attribute_changed(source)
-        if net.event_name is EventName.MODIFY and not changed:
+        # An item created again in the batch lost its summary with its old self, whether or not its text changed.
+        if not item.recreated and not item.attribute_changed(source):
             return _NoSummary.UNCHANGED
-        value = (net.new_image or {}).get(source)
+        value = (item.new_image or {}).get(source)
         if isinstance(value, str) and value.strip():
             return value
         reason = "missing" if value is None else "blank" if isinstance(value, str) else type(value).__name__
@@ -244,7 +210,9 @@ class SummaryEnricherHandler:
         _logger.warning("Skipped: nothing to summarize", extra={"attribute": source, "reason": reason})
         return _NoSummary.SKIPPED
 
-    def _summarize_and_write(self, change: _ItemChange, text: str, remaining: Callable[[], float] | None) -> _Outcome:
+    def _summarize_and_write(
+        self, item: ItemChange, text: str, remaining: Callable[[], float]
+    ) -> tuple[_Outcome, BaseException | None]:
         try:
             summary = call_with_retries(
                 lambda: self.summarizer.summarize(text, timeout=self._timeout(remaining, self.max_call_seconds)),
@@ -252,19 +220,19 @@ class SummaryEnricherHandler:
                 remaining_seconds=remaining,
             )
             written = call_with_retries(
-                lambda: self._write(change.last, text, summary, timeout=self._timeout(remaining, MAX_WRITE_SECONDS)),
+                lambda: self._write(item, text, summary, timeout=self._timeout(remaining, MAX_WRITE_SECONDS)),
                 policy=self._policy,
                 remaining_seconds=remaining,
             )
-        except Exception:
-            _logger.exception("Record failed", extra={"itemIdentifier": str(change.first.sequence_number)})
-            return _Outcome.FAILED
+        except Exception as error:
+            _logger.exception("Record failed", extra={"itemIdentifier": str(item.sequence_number)})
+            return _Outcome.FAILED, error
         if not written:
             _logger.info("Summary dropped: the item's text changed after this record, or the item is gone")
-            return _Outcome.STALE
-        return _Outcome.WRITTEN
+            return _Outcome.STALE, None
+        return _Outcome.WRITTEN, None
 
-    def _write(self, record: StreamRecord, text: str, summary: str, *, timeout: float) -> bool:
+    def _write(self, item: ItemChange, text: str, summary: str, *, timeout: float) -> bool:
         """Set the summary while the item still holds ``text``; False when it no longer does."""
         from boto3.dynamodb.types import TypeSerializer
 
@@ -274,7 +242,7 @@ class SummaryEnricherHandler:
                 timeout,
                 lambda client: client.update_item(
                     TableName=self.config.table_name,
-                    Key={name: serializer.serialize(value) for name, value in record.keys.items()},
+                    Key={name: serializer.serialize(value) for name, value in item.keys.items()},
                     UpdateExpression="SET #summary = :summary",
                     # A stale summary never overwrites a newer text, and a deleted item is not brought back.
                     ConditionExpression="#source = :text",
@@ -291,26 +259,20 @@ class SummaryEnricherHandler:
             return False
         return True
 
-    def _remaining_seconds(self, context: Any) -> Callable[[], float] | None:
-        """Seconds left before the function's deadline less the margin; None without a context (no deadline)."""
-        if context is None:
-            return None
-        margin = self.config.deadline_margin.total_seconds()
-        return lambda: context.get_remaining_time_in_millis() / 1000 - margin
-
     @staticmethod
-    def _timeout(remaining: Callable[[], float] | None, ceiling: float) -> float:
-        left = ceiling if remaining is None else min(ceiling, remaining())
+    def _timeout(remaining: Callable[[], float], ceiling: float) -> float:
+        left = min(ceiling, remaining())
         if left < MIN_CALL_SECONDS:
             raise RetryableProviderError("summary-enricher", "too little time left before the function times out")
         return left
 
 
 @functools.cache
-def _cold_start() -> SummaryEnricherHandler:
+def cold_start() -> SummaryEnricherHandler:
+    """The function's handler, configured from its environment once."""
     return SummaryEnricherHandler(SummaryEnricherConfig.from_env())
 
 
 def handler(event: Mapping[str, Any], context: Any) -> dict[str, list[dict[str, str]]]:
     """The Lambda entry point, ``lambda_src.summary_enricher.app.handler``; configured from the environment once."""
-    return _cold_start()(event, context)
+    return cold_start()(event, context)

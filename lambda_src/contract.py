@@ -1,0 +1,158 @@
+"""What a construct tells its bundled handler: every environment variable's name, its choices, and the defaults both
+sides share, defined here once.
+
+``constructs_pkg`` sets these variables, ``lambda_src`` reads them, and the local tooling (``constructs_pkg.local``)
+inspects and overrides them; all three import the names from here, so none can drift from the others. Standard
+library only: this module ships in the runtime layer.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+__all__ = [
+    "DEFAULT_ANTHROPIC_MODEL",
+    "DEFAULT_BEDROCK_MODEL",
+    "DEFAULT_DEADLINE_MARGIN_MS",
+    "DEFAULT_EMBEDDING_MAX_CONCURRENCY",
+    "DEFAULT_LOG_LEVEL",
+    "DEFAULT_MAX_TOKENS",
+    "DEFAULT_PROMPT",
+    "DEFAULT_REQUEST_TIMEOUT_SECONDS",
+    "DEFAULT_SOURCE_ATTRIBUTE",
+    "DEFAULT_SUMMARY_ATTRIBUTE",
+    "DEFAULT_SUMMARY_MAX_CONCURRENCY",
+    "DEFAULT_TEXT_ATTRIBUTE",
+    "DEFAULT_VOYAGE_INPUT_TYPE",
+    "DEFAULT_VOYAGE_MODEL",
+    "PROMPT_PLACEHOLDER",
+    "EmbeddingEnv",
+    "EmbeddingProvider",
+    "PipelineEnv",
+    "QuarantineMode",
+    "RuntimeEnv",
+    "SummaryEnv",
+    "SummaryProvider",
+    "VectorStoreKind",
+    "variable_names",
+]
+
+
+class RuntimeEnv:
+    """Read by the stream runtime in every function the library creates."""
+
+    DEADLINE_MARGIN_MS = "STREAM_RUNTIME_DEADLINE_MARGIN_MS"
+    # Where final failures go at once (a QuarantineMode), and the queue URL, topic ARN or bucket name they go to.
+    QUARANTINE = "STREAM_RUNTIME_QUARANTINE"
+    QUARANTINE_TARGET = "STREAM_RUNTIME_QUARANTINE_TARGET"
+    LOG_LEVEL = "LOG_LEVEL"
+
+
+class PipelineEnv:
+    """Shared by the bundled pipeline handlers."""
+
+    MAX_CONCURRENCY = "MAX_CONCURRENCY"
+    TABLE_NAME = "TABLE_NAME"
+
+
+class EmbeddingEnv:
+    """EmbeddingPipeline -> ``lambda_src.embedding_pipeline``."""
+
+    TEXT_ATTRIBUTE = "TEXT_ATTRIBUTE"
+    METADATA_ATTRIBUTES = "METADATA_ATTRIBUTES"
+    VECTOR_ID_ATTRIBUTES = "VECTOR_ID_ATTRIBUTES"
+    REQUEST_TIMEOUT_SECONDS = "REQUEST_TIMEOUT_SECONDS"
+    PROVIDER = "EMBEDDING_PROVIDER"
+    PLUGIN = "EMBEDDING_PLUGIN"
+    VOYAGE_MODEL = "VOYAGE_MODEL"
+    VOYAGE_DIMENSIONS = "VOYAGE_DIMENSIONS"
+    VOYAGE_INPUT_TYPE = "VOYAGE_INPUT_TYPE"
+    VOYAGE_API_KEY_SECRET_ARN = "VOYAGE_API_KEY_SECRET_ARN"
+    VOYAGE_BASE_URL = "VOYAGE_BASE_URL"
+    TITAN_MODEL_ID = "TITAN_MODEL_ID"
+    TITAN_DIMENSIONS = "TITAN_DIMENSIONS"
+    VECTOR_STORE = "VECTOR_STORE"
+    VECTOR_STORE_PLUGIN = "VECTOR_STORE_PLUGIN"
+    PINECONE_INDEX_HOST = "PINECONE_INDEX_HOST"
+    PINECONE_NAMESPACE = "PINECONE_NAMESPACE"
+    PINECONE_API_KEY_SECRET_ARN = "PINECONE_API_KEY_SECRET_ARN"
+    S3_VECTORS_BUCKET = "S3_VECTORS_BUCKET"
+    S3_VECTORS_INDEX = "S3_VECTORS_INDEX"
+
+
+class SummaryEnv:
+    """SummaryEnricher -> ``lambda_src.summary_enricher``."""
+
+    SOURCE_ATTRIBUTE = "SOURCE_ATTRIBUTE"
+    SUMMARY_ATTRIBUTE = "SUMMARY_ATTRIBUTE"
+    PROMPT = "PROMPT"
+    MAX_TOKENS = "MAX_TOKENS"
+    PROVIDER = "SUMMARY_PROVIDER"
+    MODEL_ID = "MODEL_ID"
+    ANTHROPIC_API_KEY_SECRET_ARN = "ANTHROPIC_API_KEY_SECRET_ARN"
+    PLUGIN = "SUMMARIZER_PLUGIN"
+
+
+class QuarantineMode(StrEnum):
+    """Where the runtime sends a record whose failure is final, instead of leaving it to the mapping's retries."""
+
+    SQS = "sqs"
+    SNS = "sns"
+    S3 = "s3"
+    # The trigger's on_failure is OnFailure.DISCARD: a final failure is logged and counted, then dropped.
+    DISCARD = "discard"
+
+
+class EmbeddingProvider(StrEnum):
+    VOYAGE = "voyage"
+    TITAN = "titan"
+    PLUGIN = "plugin"
+
+
+class VectorStoreKind(StrEnum):
+    PINECONE = "pinecone"
+    S3_VECTORS = "s3vectors"
+    PLUGIN = "plugin"
+
+
+class SummaryProvider(StrEnum):
+    ANTHROPIC = "anthropic"
+    BEDROCK = "bedrock"
+    PLUGIN = "plugin"
+
+
+# Stop this long before the function's timeout: a timeout fails the whole batch, the records done included.
+DEFAULT_DEADLINE_MARGIN_MS = 5_000
+DEFAULT_LOG_LEVEL = "INFO"
+
+DEFAULT_TEXT_ATTRIBUTE = "body"
+DEFAULT_EMBEDDING_MAX_CONCURRENCY = 8
+# Long enough for a 1,000-text embedding request, short enough to leave a retry inside a one-minute function.
+DEFAULT_REQUEST_TIMEOUT_SECONDS = 20
+DEFAULT_VOYAGE_MODEL = "voyage-3.5"
+DEFAULT_VOYAGE_INPUT_TYPE = "document"
+
+# The seed's choices: summarize `body` in one sentence with claude-haiku-4-5, at most 150 tokens, into `aiSummary`.
+DEFAULT_SOURCE_ATTRIBUTE = "body"
+DEFAULT_SUMMARY_ATTRIBUTE = "aiSummary"
+DEFAULT_MAX_TOKENS = 150
+PROMPT_PLACEHOLDER = "{text}"
+DEFAULT_PROMPT = f"Summarize in one sentence: {PROMPT_PLACEHOLDER}"
+# The seed's model alias; still valid, though Anthropic now labels it legacy. Keep it a parameter.
+DEFAULT_ANTHROPIC_MODEL = "claude-haiku-4-5"
+DEFAULT_BEDROCK_MODEL = "anthropic.claude-haiku-4-5-20251001-v1:0"
+# Summaries are network waits of about a second each: 16 in flight keeps a batch of 100 to 7 rounds. Lower it
+# (max_concurrency) for a low Anthropic rate-limit tier; 429s are retried after their Retry-After either way.
+DEFAULT_SUMMARY_MAX_CONCURRENCY = 16
+
+_VARIABLE_CLASSES = (RuntimeEnv, PipelineEnv, EmbeddingEnv, SummaryEnv)
+
+
+def variable_names() -> frozenset[str]:
+    """Every environment variable name of the contract."""
+    return frozenset(
+        value
+        for namespace in _VARIABLE_CLASSES
+        for name, value in vars(namespace).items()
+        if name.isupper() and isinstance(value, str)
+    )
