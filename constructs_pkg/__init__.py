@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     from .embedding_models import EmbeddingModel as EmbeddingModel
     from .embedding_pipeline import EmbeddingPipeline as EmbeddingPipeline
     from .failure_destinations import OnFailure as OnFailure
+    from .provider_binding import Binding as Binding
     from .stream_filter import ItemImage as ItemImage
     from .stream_filter import StreamFilter as StreamFilter
     from .stream_pipeline import StreamPipeline as StreamPipeline
@@ -39,6 +40,7 @@ if TYPE_CHECKING:
 
 # Each public name and the module that defines it.
 _MODULES = {
+    "Binding": ".provider_binding",
     "DEFAULT_RUNTIME": ".stream_trigger",
     "EmbeddingModel": ".embedding_models",
     "EmbeddingPipeline": ".embedding_pipeline",

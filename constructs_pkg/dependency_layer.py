@@ -48,9 +48,12 @@ class _PipInstallForLambda:
 class PythonDependencyLayer(lambda_.LayerVersion):
     """The packages of ``requirements_dir/requirements.txt``, for ``runtime`` on ``architecture``.
 
-    By default pip on this machine downloads the platform's wheels (``--platform``, ``--only-binary``), so no
-    Docker is needed; ``docker=True`` builds inside the SAM build image instead, for packages without wheels.
-    Default runtime: the library's ``DEFAULT_RUNTIME``; default architecture: X86_64.
+    Pip on this machine downloads the platform's wheels (``--platform``, ``--only-binary``), so no Docker is
+    needed; ``docker=True`` builds inside the SAM build image instead, for packages without wheels.
+
+    - ``runtime``: Default: python3.14, the library's ``DEFAULT_RUNTIME``.
+    - ``architecture``: Default: X86_64.
+    - ``description``: Default: - "Python packages of <requirements_dir>/requirements.txt".
     """
 
     def __init__(
@@ -86,7 +89,10 @@ class PythonDependencyLayer(lambda_.LayerVersion):
 
     @classmethod
     def anthropic(cls, scope: Construct, architecture: lambda_.Architecture | None = None) -> PythonDependencyLayer:
-        """The stack's layer holding the ``anthropic`` SDK for ``architecture`` (Default: X86_64), made once."""
+        """The stack's layer holding the ``anthropic`` SDK for ``architecture``, made once.
+
+        - ``architecture``: Default: X86_64.
+        """
         architecture = architecture or lambda_.Architecture.X86_64
         stack = Stack.of(scope)
         layers = _anthropic_layers.setdefault(stack, {})

@@ -39,9 +39,14 @@ class EmbeddingModel(abc.ABC):
         input_type: str | None = None,
         api_key_secret: secretsmanager.ISecret | None = None,
     ) -> EmbeddingModel:
-        """Voyage AI over HTTPS, the seeds' provider. ``model`` Default: voyage-3.5. ``dimensions`` Default: the
-        model's default (1024). ``input_type`` Default: document (stored content). ``api_key_secret`` Default: - a
-        new secret to fill in. Known models' dimensions are checked; another model needs ``dimensions``."""
+        """Voyage AI over HTTPS, the seeds' provider. Known models' dimensions are checked; another model needs
+        ``dimensions``.
+
+        - ``model``: Default: voyage-3.5.
+        - ``dimensions``: the model's output size. Default: 1024, the known models' own default.
+        - ``input_type``: ``document`` for stored content, ``query`` for searches. Default: document.
+        - ``api_key_secret``: Default: - a new secret to fill in.
+        """
         model = model or DEFAULT_VOYAGE_MODEL
         input_type = input_type or DEFAULT_VOYAGE_INPUT_TYPE
         if input_type not in VOYAGE_INPUT_TYPES:
@@ -58,7 +63,9 @@ class EmbeddingModel(abc.ABC):
     @staticmethod
     def titan(*, dimensions: int | None = None) -> EmbeddingModel:
         """Amazon Titan Text Embeddings V2 on Bedrock: no API key; the function may invoke this model only.
-        ``dimensions`` Default: 1024 (256, 512 or 1024)."""
+
+        - ``dimensions``: 256, 512 or 1024. Default: 1024.
+        """
         dimensions = dimensions or TITAN_DEFAULT_DIMENSIONS
         if dimensions not in TITAN_DIMENSIONS:
             raise ValueError(f"dimensions for Titan Text Embeddings V2 must be one of {sorted(TITAN_DIMENSIONS)}, "

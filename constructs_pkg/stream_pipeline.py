@@ -49,9 +49,10 @@ class StreamPipeline(Construct):
       ``StreamTriggeredTable``.
     - ``item_filter``: which items the pipeline handles, e.g. ``StreamFilter.key_prefix("SK", "CONTENT#")``; other
       records never invoke the function. Default: - every item.
-    - Every ``StreamTriggerOptions`` option but ``function``, ``code``, ``handler`` and ``filters``, checked once.
-      The function's ``memory_size`` Default: $PIPELINE_MEMORY_MB. Its ``timeout`` Default: $PIPELINE_TIMEOUT_SECONDS
-      seconds.
+    - Every ``StreamTriggerOptions`` option but ``function``, ``code``, ``handler`` and ``filters``, checked once,
+      with two defaults of their own for the function, whose provider calls wait on the network:
+    - ``memory_size``: Default: $PIPELINE_MEMORY_MB.
+    - ``timeout``: Default: $PIPELINE_TIMEOUT_SECONDS seconds.
 
     Attributes: ``table``, ``trigger``, ``function``, ``dead_letter_queue``, ``alarms``, ``secrets`` (the API key
     secrets its providers read, created or given).
@@ -117,9 +118,12 @@ class StreamPipeline(Construct):
         bindings: Sequence[Binding] = (),
         filters: Sequence[StreamFilter] = (),
     ) -> StreamTrigger:
-        """Create the trigger running ``HANDLER`` with ``environment`` (the contract's variables), the ``bindings``'
-        variables, layers and grants, and ``filters`` (ORed, each ANDed with ``item_filter``; Default: the
-        ``item_filter`` alone)."""
+        """Create the trigger running ``HANDLER`` with ``environment`` (the contract's variables) and the
+        ``bindings``' variables, layers and grants.
+
+        - ``filters``: the records the handler needs, ORed, each ANDed with ``item_filter``.
+          Default: - the ``item_filter`` alone.
+        """
         options = self._options
         # The user's variables first, then what the pipeline needs to work, which they cannot override by accident.
         merged_environment = dict(options.get("environment") or {})

@@ -31,9 +31,12 @@ class VectorStore(abc.ABC):
     def pinecone(
         *, index_host: str, namespace: str | None = None, api_key_secret: secretsmanager.ISecret | None = None
     ) -> VectorStore:
-        """A Pinecone index, the seeds' store. ``index_host``: the index's data-plane host (from Pinecone's console
-        or DescribeIndex). ``namespace`` Default: the default namespace. ``api_key_secret`` Default: - a new secret
-        to fill in."""
+        """A Pinecone index, the seeds' store.
+
+        - ``index_host``: the index's data-plane host (from Pinecone's console or DescribeIndex).
+        - ``namespace``: Default: - the default namespace.
+        - ``api_key_secret``: Default: - a new secret to fill in.
+        """
         if not index_host or "/" in index_host.removeprefix("https://"):
             raise ValueError(f"index_host must be the index's host, e.g. 'docs-abc123.svc.aped-4627.pinecone.io', "
                              f"got {index_host!r}")  # fmt: skip
@@ -47,8 +50,12 @@ class VectorStore(abc.ABC):
         distance_metric: str | None = None,
     ) -> VectorStore:
         """Amazon S3 Vectors. With neither name, the pipeline creates a vector bucket and an index sized to the
-        embedding model's dimensions; with both, it uses that existing index. ``distance_metric`` (for a new
-        index) Default: cosine."""
+        embedding model's dimensions; with both, it uses that existing index.
+
+        - ``vector_bucket_name``: an existing vector bucket. Default: - a new vector bucket and index.
+        - ``index_name``: an existing index in it. Default: - a new vector bucket and index.
+        - ``distance_metric``: for a new index, ``cosine`` or ``euclidean``. Default: cosine.
+        """
         if (vector_bucket_name is None) != (index_name is None):
             raise ValueError("give both vector_bucket_name and index_name for an existing index, or neither to "
                              "create them")  # fmt: skip
