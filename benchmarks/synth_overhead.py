@@ -2,16 +2,17 @@
 
 What is measured: the wall time (``time.perf_counter``) to build a fresh ``App`` holding one ``Stack`` with
 N sets, then ``app.synth()``, for N = 1, 10 and 50, in one process. Bundling is skipped with the context key
-``aws:cdk:bundling-stacks = []``; N = 50 makes 551 resources, so the stack's resource limit is raised and the
+``aws:cdk:bundling-stacks = []``; N = 50 makes 701 resources, so the stack's resource limit is raised and the
 matching validation finding acknowledged, on both sides alike.
 
 - Ours: N ``StreamTriggeredTable``s with default options, ``code=`` + ``handler=`` and one
   ``StreamFilter.key_prefix`` filter.
 - Baseline: the resources one such construct creates, written with aws-cdk-lib's L2s directly: a table
   (PAY_PER_REQUEST, AWS_MANAGED, PITR, NEW_AND_OLD_IMAGES stream), a log group, a role with the managed
-  AWSLambdaDynamoDBExecutionRole policy, a function, an encrypted TLS-only SQS queue, an event source mapping
-  with the same settings and filter, and three alarms. Both sides use ``StreamRuntimeLayer.of(stack)``, so
-  each stack holds the same single layer.
+  AWSLambdaDynamoDBExecutionRole policy, a function whose environment names the queue for the runtime's quarantine
+  and which may send to it, an encrypted TLS-only SQS queue, an event source mapping with the same settings, filter
+  and EventCount metrics, and six alarms (iterator age, errors, queue depth, dropped, on-failure and quarantined
+  records). Both sides use ``StreamRuntimeLayer.of(stack)``, so each stack holds the same single layer.
 
 Before timing, the script asserts both sides synthesize the same multiset of CloudFormation resource types.
 One warm-up of each side keeps jsii's Node start-up and the imports out of the numbers; the rounds then
@@ -42,6 +43,7 @@ from aws_cdk import aws_logs as logs
 from aws_cdk import aws_sqs as sqs
 
 from constructs_pkg import StreamFilter, StreamRuntimeLayer, StreamTriggeredTable
+from lambda_src.contract import RuntimeEnv
 
 __all__ = ["main"]
 
@@ -51,7 +53,7 @@ ROUNDS = {1: 9, 10: 5, 50: 9}
 BUDGET = 1.10
 _KEY_PREFIX = ("SK", "ORDER#")
 _ALARM_PERIOD = Duration.minutes(5)
-# N = 50 makes 551 resources, past CloudFormation's 500 per stack, which the CDK checks at synth: raise the
+# N = 50 makes 701 resources, past CloudFormation's 500 per stack, which the CDK checks at synth: raise the
 # check's limit (it still runs, on both sides alike) rather than split the one stack being measured.
 # https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/cloudformation-limits.html
 _CONTEXT = {"aws:cdk:bundling-stacks": [], "@aws-cdk/core:stackResourceLimit": 1000}
@@ -102,6 +104,13 @@ def build_hand_written(stack: Stack, count: int, handler_dir: Path) -> None:
                 iam.ManagedPolicy.from_aws_managed_policy_name("service-role/AWSLambdaDynamoDBExecutionRole")
             ],
         )
+        queue = sqs.Queue(
+            stack,
+            f"Orders{index}DeadLetterQueue",
+            encryption=sqs.QueueEncryption.SQS_MANAGED,
+            enforce_ssl=True,
+            retention_period=Duration.days(14),
+        )
         function = lambda_.Function(
             stack,
             f"Orders{index}Function",
@@ -114,15 +123,10 @@ def build_hand_written(stack: Stack, count: int, handler_dir: Path) -> None:
             tracing=lambda_.Tracing.ACTIVE,
             log_group=log_group,
             layers=[layer],
+            environment={RuntimeEnv.QUARANTINE: "sqs", RuntimeEnv.QUARANTINE_TARGET: queue.queue_url},
         )
-        queue = sqs.Queue(
-            stack,
-            f"Orders{index}DeadLetterQueue",
-            encryption=sqs.QueueEncryption.SQS_MANAGED,
-            enforce_ssl=True,
-            retention_period=Duration.days(14),
-        )
-        lambda_.EventSourceMapping(
+        queue.grant_send_messages(function)
+        mapping = lambda_.EventSourceMapping(
             stack,
             f"Orders{index}EventSourceMapping",
             target=function,
@@ -135,6 +139,7 @@ def build_hand_written(stack: Stack, count: int, handler_dir: Path) -> None:
             report_batch_item_failures=True,
             filters=[lambda_.FilterCriteria.filter({"dynamodb": {"Keys": {attribute: {"S": [{"prefix": prefix}]}}}})],
             on_failure=event_sources.SqsDlq(queue),
+            metrics_config=lambda_.MetricsConfig(metrics=[lambda_.MetricType.EVENT_COUNT]),
         )
         function.metric("IteratorAge", statistic="Maximum", period=_ALARM_PERIOD).create_alarm(
             stack,
@@ -163,6 +168,32 @@ def build_hand_written(stack: Stack, count: int, handler_dir: Path) -> None:
             treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
             alarm_description=f"Orders{index}: stream batches failed for good",
         )
+        for name, metric in (
+            ("Dropped", _mapping_metric(mapping, "DroppedEventCount")),
+            ("OnFailure", _mapping_metric(mapping, "OnFailureDestinationDeliveredEventCount")),
+            ("Quarantined", cloudwatch.Metric(namespace="DynamoStreamConstructs", metric_name="QuarantinedRecords",
+                                              dimensions_map={"FunctionName": function.function_name},
+                                              statistic="Sum", period=_ALARM_PERIOD)),
+        ):  # fmt: skip
+            metric.create_alarm(
+                stack,
+                f"Orders{index}{name}RecordsAlarm",
+                threshold=1,
+                evaluation_periods=1,
+                comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+                treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+                alarm_description=f"Orders{index}: {name} records",
+            )
+
+
+def _mapping_metric(mapping: lambda_.EventSourceMapping, name: str) -> cloudwatch.Metric:
+    return cloudwatch.Metric(
+        namespace="AWS/Lambda",
+        metric_name=name,
+        dimensions_map={"EventSourceMappingUUID": mapping.event_source_mapping_id},
+        statistic="Sum",
+        period=_ALARM_PERIOD,
+    )
 
 
 def synthesize(build: Builder, count: int, handler_dir: Path) -> tuple[float, Counter[str]]:
