@@ -43,7 +43,7 @@ from aws_cdk import aws_lambda as lambda_
 from constructs_pkg import StreamTriggeredTable
 from constructs_pkg.local.assembly import LocalApp
 from constructs_pkg.local.dynamodb_local import running_dynamodb_local
-from constructs_pkg.local.runner import LocalRunner, RunStats
+from constructs_pkg.local.runner import LocalEndpoints, LocalRunner, RunStats
 
 __all__ = ["main"]
 
@@ -126,7 +126,7 @@ def read_stream(streams: Any, stream_arn: str) -> float:
 
 def run_runner(app: LocalApp, endpoint_url: str) -> tuple[float, RunStats]:
     """Seconds for a new LocalRunner to carry the whole stream to the no-op handler, and its stats."""
-    runner = LocalRunner(app, endpoint_url)
+    runner = LocalRunner(app, LocalEndpoints(endpoint_url))
     finished: list[float] = []
 
     def progress(stats: RunStats) -> None:
@@ -169,7 +169,7 @@ def _timed(side: str, app: LocalApp, endpoint_url: str, stream_arn: str) -> tupl
     try:
         if side == "runner":
             return run_runner(app, endpoint_url)
-        return read_stream(LocalRunner(app, endpoint_url).streams_client, stream_arn), None
+        return read_stream(LocalRunner(app, LocalEndpoints(endpoint_url)).streams_client, stream_arn), None
     finally:
         gc.enable()
 
@@ -177,7 +177,7 @@ def _timed(side: str, app: LocalApp, endpoint_url: str, stream_arn: str) -> tupl
 def main() -> None:
     # The stack's on-failure queue is not emulated without an SQS endpoint, and no batch fails here: one warning a
     # runner would only interleave with the table.
-    logging.getLogger("constructs_pkg.local.runner").setLevel(logging.ERROR)
+    logging.getLogger("constructs_pkg.local.resources").setLevel(logging.ERROR)
     with (
         tempfile.TemporaryDirectory(prefix="local-runner-bench.") as scratch,
         running_dynamodb_local() as database,
@@ -185,7 +185,7 @@ def main() -> None:
         outdir, handler_dir = Path(scratch) / "cdk.out", Path(scratch) / "handler"
         handler_dir.mkdir()
         app = synthesize(outdir, handler_dir)
-        setup = LocalRunner(app, database.endpoint_url)
+        setup = LocalRunner(app, LocalEndpoints(database.endpoint_url))
         setup.create_tables()
         (table_name,) = setup.table_names.values()
         write_items(setup.dynamodb_client, table_name)

@@ -21,7 +21,7 @@ from dynamodb_local import DynamoDBLocal, StreamReader, lambda_event
 
 from constructs_pkg.local.assembly import FunctionSpec, LocalApp, MappingSpec, TableSpec
 from constructs_pkg.local.dynamodb_local import REGION
-from constructs_pkg.local.runner import LocalRunner
+from constructs_pkg.local.runner import LocalEndpoints, LocalRunner
 
 SCRIPTED_HANDLER = Path(__file__).parent / "handlers" / "scripted"
 TABLE = "Items"
@@ -65,8 +65,8 @@ def _delivered(runner: LocalRunner) -> list[tuple[str, ...]]:
 
 
 class _ManualClock:
-    """Stands in for the runner module's ``time``: ``monotonic()`` moves only when the test advances it; the rest is
-    the real module."""
+    """Stands in for the mapping emulator module's ``time``: ``monotonic()`` moves only when the test advances it; the
+    rest is the real module."""
 
     def __init__(self) -> None:
         self.now = 1_000.0
@@ -86,12 +86,12 @@ def manual_clock(monkeypatch: pytest.MonkeyPatch) -> _ManualClock:
     # The runner times the batching window (and its shard refresh) with time.monotonic, not with its injectable wall
     # clock, so the module's `time` is swapped: a loaded machine cannot then end a window early.
     clock = _ManualClock()
-    monkeypatch.setattr("constructs_pkg.local.runner.time", clock)
+    monkeypatch.setattr("constructs_pkg.local.event_source_mapping.time", clock)
     return clock
 
 
 def _window_runner(database: DynamoDBLocal, prefix: str, **mapping_options: Any) -> LocalRunner:
-    runner = LocalRunner(_app(**mapping_options), database.endpoint_url, table_prefix=prefix)
+    runner = LocalRunner(_app(**mapping_options), LocalEndpoints(database.endpoint_url), table_prefix=prefix)
     runner.create_tables()
     return runner
 
@@ -310,7 +310,7 @@ def _record(sequence: int, key: str, mode: str = "ok") -> dict[str, Any]:
 
 def _scripted_runner(streams: _ScriptedStreams, **app_options: Any) -> LocalRunner:
     # The endpoint is never called: both clients are replaced before the mapping starts.
-    runner = LocalRunner(_app(**app_options), "http://127.0.0.1:9")
+    runner = LocalRunner(_app(**app_options), LocalEndpoints("http://127.0.0.1:9"))
     runner.dynamodb_client = _TableWithStream()
     runner.streams_client = streams
     return runner

@@ -64,7 +64,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         "--timeout", type=float, default=600.0, help="with --until-idle, give up after this (Default: 600)"
     )
     run.add_argument("--dynamodb-endpoint", metavar="URL", help="Default: - a new DynamoDB Local on a free port")
-    run.add_argument("--sqs-endpoint", metavar="URL", help="Default: - a new moto server on a free loopback port")
+    run.add_argument(
+        "--sqs-endpoint",
+        metavar="URL",
+        help="a moto server for SQS, SNS, S3, Secrets Manager and every other service "
+        "(Default: - a new moto server on a free loopback port)",
+    )
     run.add_argument(
         "--create-tables",
         action=argparse.BooleanOptionalAction,
@@ -127,7 +132,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _run(args: argparse.Namespace) -> int:
     from constructs_pkg.local.assembly import LocalApp
-    from constructs_pkg.local.runner import RunStats
+    from constructs_pkg.local.event_source_mapping import RunStats
 
     with contextlib.ExitStack() as resources:
         assembly_dir = Path(args.app) if args.app else _synthesize(args.app_command, resources)
@@ -178,8 +183,9 @@ def _run(args: argparse.Namespace) -> int:
 def _local_runner(app: Any, args: argparse.Namespace, resources: contextlib.ExitStack) -> tuple[Any, Any]:
     """A runner on DynamoDB Local and moto (started unless given), and its AI providers: stubs unless --real."""
     from constructs_pkg.local.dynamodb_local import running_dynamodb_local
+    from constructs_pkg.local.endpoints import LocalEndpoints, running_moto_server
     from constructs_pkg.local.providers import local_providers
-    from constructs_pkg.local.runner import LocalRunner, running_moto_server
+    from constructs_pkg.local.runner import LocalRunner
 
     if args.starting_position:
         app = app.starting_at(args.starting_position)
@@ -198,16 +204,12 @@ def _local_runner(app: Any, args: argparse.Namespace, resources: contextlib.Exit
     if sqs_endpoint is None:
         sqs_endpoint = resources.enter_context(running_moto_server())
     _say(
-        f"SQS, SNS, S3 and Secrets Manager (on-failure destinations, the handlers' queues and secrets) "
+        f"SQS, SNS, S3, Secrets Manager and the other services (on-failure destinations, what the handlers refer to) "
         f"at {sqs_endpoint}"
     )
     runner = LocalRunner(
         app,
-        dynamodb_endpoint,
-        sqs_endpoint,
-        sns_endpoint=sqs_endpoint,
-        s3_endpoint=sqs_endpoint,
-        secretsmanager_endpoint=sqs_endpoint,
+        LocalEndpoints.with_moto(dynamodb_endpoint, sqs_endpoint),
         table_prefix=args.table_prefix,
         environment_overrides=providers.environment,
         secret_values=providers.secret_values,
@@ -263,7 +265,9 @@ def _demo(args: argparse.Namespace) -> int:
 def _run_demo(args: argparse.Namespace) -> int:
     from constructs_pkg.local.assembly import LocalApp
     from constructs_pkg.local.dynamodb_local import running_dynamodb_local, stop_process
-    from constructs_pkg.local.runner import LocalRunner, RunStats, running_moto_server
+    from constructs_pkg.local.endpoints import LocalEndpoints, running_moto_server
+    from constructs_pkg.local.event_source_mapping import RunStats
+    from constructs_pkg.local.runner import LocalRunner
 
     started = time.monotonic()
 
@@ -295,14 +299,7 @@ def _run_demo(args: argparse.Namespace) -> int:
             f"   synthesized {_DEMO_STACK}: {len(app.tables)} tables, {len(app.functions)} function, a stream mapping "
             f"(batch {mapping.batch_size}, {mapping.starting_position}, filters {json.dumps(mapping.filter_patterns)})"
         )
-        runner = LocalRunner(
-            app,
-            database.endpoint_url,
-            sqs_endpoint,
-            sns_endpoint=sqs_endpoint,
-            s3_endpoint=sqs_endpoint,
-            secretsmanager_endpoint=sqs_endpoint,
-        )
+        runner = LocalRunner(app, LocalEndpoints.with_moto(database.endpoint_url, sqs_endpoint))
         runner.create_tables()
         step(f"3. created the tables from the template: {', '.join(runner.table_names.values())}")
         runner.start()
