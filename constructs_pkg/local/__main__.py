@@ -102,7 +102,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "write to the deployed tables); on-failure messages are printed, not sent. Not with --dynamodb-endpoint, "
         "--sqs-endpoint, --real or --table-prefix; no table is created",
     )
-    run.set_defaults(handler=_run)
+    run.set_defaults(run_command=_run)
     demo = commands.add_parser(
         "demo",
         help="run the BasicFlow example end to end on this machine and print each step",
@@ -117,16 +117,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         help='the command that synthesizes the example app, e.g. "python3 -m examples.app" '
         "(Default: - cdk.json's app in the current directory)",
     )
-    demo.set_defaults(handler=_demo)
+    demo.set_defaults(run_command=_demo)
     from constructs_pkg.local import redrive
 
     redrive_parser = commands.add_parser(
         "redrive", help="re-read failed batches from the stream and invoke the handler again"
     )
     redrive.add_redrive_arguments(redrive_parser)
-    redrive_parser.set_defaults(handler=redrive.run_redrive)
+    redrive_parser.set_defaults(run_command=redrive.run_redrive)
     args = parser.parse_args(argv)
-    status: int = args.handler(args)
+    # Not `handler`: that is redrive's --handler option, in the same namespace.
+    status: int = args.run_command(args)
     return status
 
 
