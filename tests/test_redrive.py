@@ -18,19 +18,18 @@ import boto3
 import pytest
 from dynamodb_local import DynamoDBLocal, StreamReader
 
+from constructs_pkg.local.endpoints import running_moto_server
 from constructs_pkg.local.redrive import (
     FailedBatch,
-    SequenceRange,
-    add_redrive_arguments,
     in_process,
     messages_from_s3,
     messages_from_sqs,
     parse_failure_message,
     read_failed_records,
     redrive,
-    run_redrive,
 )
-from constructs_pkg.local.runner import running_moto_server
+from constructs_pkg.local.redrive_cli import add_redrive_arguments, run_redrive
+from constructs_pkg.local.stream_reread import SequenceRange
 from constructs_pkg.local.wire import lambda_event
 
 ROOT = Path(__file__).resolve().parent.parent

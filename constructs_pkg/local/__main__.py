@@ -118,13 +118,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         "(Default: - cdk.json's app in the current directory)",
     )
     demo.set_defaults(run_command=_demo)
-    from constructs_pkg.local import redrive
+    from constructs_pkg.local import redrive_cli
 
     redrive_parser = commands.add_parser(
-        "redrive", help="re-read failed batches from the stream and invoke the handler again"
+        "redrive", help="invoke a handler again with the failed or quarantined batches of on-failure messages"
     )
-    redrive.add_redrive_arguments(redrive_parser)
-    redrive_parser.set_defaults(run_command=redrive.run_redrive)
+    redrive_cli.add_redrive_arguments(redrive_parser)
+    redrive_parser.set_defaults(run_command=redrive_cli.run_redrive)
     args = parser.parse_args(argv)
     # Not `handler`: that is redrive's --handler option, in the same namespace.
     status: int = args.run_command(args)
