@@ -42,7 +42,15 @@ _MAX_WINDOW_STATE_BYTES = 1024 * 1024
 # An invocation's event carries at most 6 MB; a batch being gathered goes out once it holds that much:
 # https://docs.aws.amazon.com/lambda/latest/dg/gettingstarted-limits.html and the batching page linked at _moved.
 _MAX_PAYLOAD_BYTES = 6 * 1024 * 1024
-_EVENT_ENVELOPE_BYTES = len(json.dumps({"Records": []}))
+
+
+def _payload_json(value: Any) -> str:
+    """``value`` as an invocation's payload, in compact JSON: what the 6 MB limit is checked against. The encoder's
+    check for cycles is skipped: an event, made of JSON, has none."""
+    return json.dumps(value, separators=(",", ":"), check_circular=False)
+
+
+_EVENT_ENVELOPE_BYTES = len(_payload_json({"Records": []}))
 
 # Sends an on-failure message; the Lambda event of the discarded batch goes along for the S3 destination's payload.
 OnFailureSender = Callable[[dict[str, Any], dict[str, Any]], None]
@@ -52,15 +60,22 @@ OnFailureSender = Callable[[dict[str, Any], dict[str, Any]], None]
 class Invocation:
     """One call of a handler: which mapping and shard, the sequence numbers delivered (in order) and the outcome.
 
-    ``failed_from`` is the index of the first record Lambda would redeliver (None: the batch succeeded).
+    ``item_keys`` are the records' ``Keys`` as GetRecords returned them; ``failed_from`` is the index of the first
+    record Lambda would redeliver (None: the batch succeeded).
     """
 
     mapping: str
     shard_id: str
     sequence_numbers: tuple[int, ...]
-    keys: tuple[str, ...]
+    item_keys: tuple[Mapping[str, Any], ...]
     failed_from: int | None
     error: str | None
+
+    @property
+    def keys(self) -> tuple[str, ...]:
+        """Each record's keys as JSON with sorted names: the same item gives the same string."""
+        # Made when asked, not for every record delivered: the run itself never needs them.
+        return tuple(_keys_json(keys) for keys in self.item_keys)
 
 
 @dataclass
@@ -249,8 +264,7 @@ class MappingEmulator:
         """The lane of the record's item: Lambda keeps each item's (partition and sort key's) changes in order."""
         if lanes == 1:
             return 0
-        keys = json.dumps(record["dynamodb"]["Keys"], sort_keys=True, default=str)
-        return zlib.crc32(keys.encode()) % lanes
+        return zlib.crc32(_keys_json(record["dynamodb"]["Keys"]).encode()) % lanes
 
     def _renewed_iterator(self, shard: _Shard) -> str:
         """An iterator after the last record read from ``shard``, else at its oldest record.
@@ -326,7 +340,7 @@ class MappingEmulator:
         event = {"Records": [], **self._window_fields(lane, final=True)}
         error: str | None = None
         try:
-            _request_id, response = self.function.invoke(json.dumps(event))
+            _request_id, response = self.function.invoke(_payload_json(event))
             if not isinstance(response, Mapping) or "state" not in response:
                 error = "the response returned no state"
         except Exception as raised:
@@ -367,11 +381,11 @@ class MappingEmulator:
 
     def _record_bytes(self, record: Mapping[str, Any]) -> int:
         """What ``record`` adds to an event's JSON: itself and the separator before it."""
-        return len(json.dumps(lambda_record(record, self.stream_arn))) + len(", ")
+        return len(_payload_json(lambda_record(record, self.stream_arn))) + len(",")
 
     def _within_payload_limit(self, batch: list[dict[str, Any]], event: dict[str, Any]) -> int:
         """How many records at the head of ``batch`` fit in one invocation's payload with the rest of ``event``."""
-        budget = _MAX_PAYLOAD_BYTES - len(json.dumps({**event, "Records": []}))
+        budget = _MAX_PAYLOAD_BYTES - len(_payload_json({**event, "Records": []}))
         count = 0
         for record in batch:
             budget -= self._record_bytes(record)
@@ -398,10 +412,10 @@ class MappingEmulator:
             if lane.window_start is None:
                 lane.window_start, lane.window_state = window_start, {}
             event.update(self._window_fields(lane, final=False))
-        payload = json.dumps(event)
+        payload = _payload_json(event)
         if len(payload) > _MAX_PAYLOAD_BYTES:
             del batch[self._within_payload_limit(batch, event) :]
-            payload = json.dumps({**event, "Records": event["Records"][: len(batch)]})
+            payload = _payload_json({**event, "Records": event["Records"][: len(batch)]})
         error: str | None = None
         request_id = ""
         lane.invocations += 1
@@ -415,7 +429,7 @@ class MappingEmulator:
             elif windowed and failed_from != 0:
                 # The records checkpointed (all, or those before the lowest failure) are in the returned state.
                 lane.window_state = response["state"]
-                lane.window_terminated_early = len(json.dumps(response["state"])) > _MAX_WINDOW_STATE_BYTES
+                lane.window_terminated_early = len(_payload_json(response["state"])) > _MAX_WINDOW_STATE_BYTES
         except Exception as raised:
             _logger.warning("%s: the handler raised %r", spec.logical_id, raised)
             error, failed_from = repr(raised), 0
@@ -424,7 +438,7 @@ class MappingEmulator:
                 mapping=spec.logical_id,
                 shard_id=lane.shard.shard_id,
                 sequence_numbers=tuple(int(record["dynamodb"]["SequenceNumber"]) for record in batch),
-                keys=tuple(json.dumps(record["dynamodb"]["Keys"], sort_keys=True, default=str) for record in batch),
+                item_keys=tuple(record["dynamodb"]["Keys"] for record in batch),
                 failed_from=failed_from,
                 error=error,
             )
@@ -553,3 +567,7 @@ def _arrival(record: Mapping[str, Any]) -> datetime:
 def _iso(moment: datetime, *, milliseconds: bool = False) -> str:
     moment = moment.astimezone(UTC)
     return moment.isoformat(timespec="milliseconds" if milliseconds else "seconds").replace("+00:00", "Z")
+
+
+def _keys_json(keys: Mapping[str, Any]) -> str:
+    return json.dumps(keys, sort_keys=True, default=str)

@@ -9,6 +9,9 @@ from typing import Any
 
 __all__ = ["lambda_event", "lambda_record"]
 
+# The attribute types boto3 hands over as their JSON has them: https://docs.aws.amazon.com/amazondynamodb/latest/APIReference/API_AttributeValue.html
+_SAME_ON_THE_WIRE = frozenset({"S", "N", "BOOL", "NULL", "SS", "NS"})
+
 
 def lambda_event(records: Sequence[Mapping[str, Any]], stream_arn: str) -> dict[str, Any]:
     """The event Lambda delivers for ``records`` (from GetRecords): typed JSON with numbers as strings, binary as
@@ -24,7 +27,7 @@ def lambda_record(record: Mapping[str, Any], stream_arn: str) -> dict[str, Any]:
         stream["ApproximateCreationDateTime"] = int(created.timestamp())
     for image in ("Keys", "NewImage", "OldImage"):
         if image in stream:
-            stream[image] = {name: _wire_value(value) for name, value in stream[image].items()}
+            stream[image] = _wire_image(stream[image])
     wire = {
         "eventID": record["eventID"],
         "eventName": record["eventName"],
@@ -39,7 +42,16 @@ def lambda_record(record: Mapping[str, Any], stream_arn: str) -> dict[str, Any]:
     return wire
 
 
-def _wire_value(value: Mapping[str, Any]) -> dict[str, Any]:
+def _wire_image(image: Mapping[str, Mapping[str, Any]]) -> Mapping[str, Any]:
+    """An item's attributes as JSON carries them: the image itself, not a copy, when no attribute needs converting
+    (events are made to be serialized, and most items hold no binary, list or map)."""
+    for value in image.values():
+        if next(iter(value)) not in _SAME_ON_THE_WIRE:
+            return {name: _wire_value(value) for name, value in image.items()}
+    return image
+
+
+def _wire_value(value: Mapping[str, Any]) -> Mapping[str, Any]:
     """A boto3 attribute value as JSON carries it: boto3 decodes B and BS to bytes, the wire has base64."""
     ((tag, payload),) = value.items()
     match tag:
@@ -51,4 +63,4 @@ def _wire_value(value: Mapping[str, Any]) -> dict[str, Any]:
             return {"L": [_wire_value(item) for item in payload]}
         case "M":
             return {"M": {name: _wire_value(item) for name, item in payload.items()}}
-    return {tag: payload}
+    return value
