@@ -45,12 +45,17 @@ _MAX_PAYLOAD_BYTES = 6 * 1024 * 1024
 
 
 def _payload_json(value: Any) -> str:
-    """``value`` as an invocation's payload, in compact JSON: what the 6 MB limit is checked against. The encoder's
+    """``value`` as an invocation's payload: compact JSON, its text unescaped (UTF-8 on the wire). The encoder's
     check for cycles is skipped: an event, made of JSON, has none."""
-    return json.dumps(value, separators=(",", ":"), check_circular=False)
+    return json.dumps(value, separators=(",", ":"), ensure_ascii=False, check_circular=False)
 
 
-_EVENT_ENVELOPE_BYTES = len(_payload_json({"Records": []}))
+def _bytes(payload: str) -> int:
+    """The size of ``payload`` in UTF-8, what the limits count (a check of one flag when it is all ASCII)."""
+    return len(payload) if payload.isascii() else len(payload.encode())
+
+
+_EVENT_ENVELOPE_BYTES = _bytes(_payload_json({"Records": []}))
 
 # Sends an on-failure message; the Lambda event of the discarded batch goes along for the S3 destination's payload.
 OnFailureSender = Callable[[dict[str, Any], dict[str, Any]], None]
@@ -381,11 +386,11 @@ class MappingEmulator:
 
     def _record_bytes(self, record: Mapping[str, Any]) -> int:
         """What ``record`` adds to an event's JSON: itself and the separator before it."""
-        return len(_payload_json(lambda_record(record, self.stream_arn))) + len(",")
+        return _bytes(_payload_json(lambda_record(record, self.stream_arn))) + len(",")
 
     def _within_payload_limit(self, batch: list[dict[str, Any]], event: dict[str, Any]) -> int:
         """How many records at the head of ``batch`` fit in one invocation's payload with the rest of ``event``."""
-        budget = _MAX_PAYLOAD_BYTES - len(_payload_json({**event, "Records": []}))
+        budget = _MAX_PAYLOAD_BYTES - _bytes(_payload_json({**event, "Records": []}))
         count = 0
         for record in batch:
             budget -= self._record_bytes(record)
@@ -413,7 +418,7 @@ class MappingEmulator:
                 lane.window_start, lane.window_state = window_start, {}
             event.update(self._window_fields(lane, final=False))
         payload = _payload_json(event)
-        if len(payload) > _MAX_PAYLOAD_BYTES:
+        if _bytes(payload) > _MAX_PAYLOAD_BYTES:
             del batch[self._within_payload_limit(batch, event) :]
             payload = _payload_json({**event, "Records": event["Records"][: len(batch)]})
         error: str | None = None
@@ -429,7 +434,7 @@ class MappingEmulator:
             elif windowed and failed_from != 0:
                 # The records checkpointed (all, or those before the lowest failure) are in the returned state.
                 lane.window_state = response["state"]
-                lane.window_terminated_early = len(_payload_json(response["state"])) > _MAX_WINDOW_STATE_BYTES
+                lane.window_terminated_early = _bytes(_payload_json(response["state"])) > _MAX_WINDOW_STATE_BYTES
         except Exception as raised:
             _logger.warning("%s: the handler raised %r", spec.logical_id, raised)
             error, failed_from = repr(raised), 0
