@@ -77,7 +77,12 @@ class LocalResources:
 
         ``variable`` is the environment variable that refers to it: it picks the value in ``supplied_values``.
         """
-        spec = self.app.resources[ref.logical_id]
+        spec = self.app.resources.get(ref.logical_id)
+        if spec is None:
+            _logger.warning(
+                "environment %s refers to %s, which the app does not hold; left out", variable, ref.logical_id
+            )
+            return None
         kind = resource_kind(spec.resource_type)
         if kind is None:
             return self._made_up(spec, ref)
@@ -109,7 +114,7 @@ class LocalResources:
         )
         if logical_id not in self.created:
             self.created[logical_id] = kind.create(request)
-            _logger.info("created %s %s", spec.resource_type, self.created[logical_id].name)
+            _logger.info("%s (%s) is %s here", logical_id, spec.resource_type, self.created[logical_id].name)
         elif kind.supply is not None:
             kind.supply(request, self.created[logical_id])
         return self.created[logical_id]
