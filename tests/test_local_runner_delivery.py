@@ -9,6 +9,7 @@ these tests are about the runner, and reading a synthesized template is covered 
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import time
 from dataclasses import dataclass, field
@@ -503,3 +504,37 @@ def test_an_invocation_that_runs_past_the_timeout_fails_as_a_timed_out_lambda_ca
     (message,) = runner.stats.on_failure_messages
     assert message["responseContext"]["functionError"] == "Unhandled"
     assert message["requestContext"]["condition"] == "RetryAttemptsExhausted"
+
+
+# The event a handler gets is its own
+
+
+_EVENT_CHANGING_HANDLER = """import json, os
+
+
+def handler(event, context):
+    with open(os.environ["SEEN"], "a") as seen:
+        seen.write(json.dumps(event["Records"][0]["dynamodb"]["NewImage"]) + "\\n")
+    event["Records"][0]["dynamodb"]["NewImage"]["mode"]["S"] = "changed by the handler"
+    event["Records"].clear()
+    raise ValueError("fails once it has changed its event")
+"""
+
+
+def test_a_handler_that_changes_its_event_changes_nothing_a_retry_delivers(tmp_path: Path) -> None:
+    # GIVEN a handler that changes the event it gets and then fails, with one retry
+    seen = tmp_path / "seen.jsonl"
+    app = _app(environment={"SEEN": str(seen)}, maximum_retry_attempts=1)
+    spec = app.functions[FUNCTION]
+    changing = dataclasses.replace(spec, handler="index.handler", code_dir=None, inline_code=_EVENT_CHANGING_HANDLER)
+    runner = LocalRunner(dataclasses.replace(app, functions={FUNCTION: changing}), LocalEndpoints("http://127.0.0.1:9"))
+    runner.dynamodb_client = _TableWithStream()
+    runner.streams_client = _ScriptedStreams(_ScriptedShard("only", None, [_record(100, "a", "original")]))
+
+    # WHEN the runner carries the stream
+    _poll_until_settled(runner)
+
+    # THEN the retry got the record as the stream holds it, as a new payload would carry it
+    images = [json.loads(line) for line in seen.read_text().splitlines()]
+    assert images == [{"PK": {"S": "a"}, "mode": {"S": "original"}}] * 2
+    assert runner.stats.records_discarded == 1

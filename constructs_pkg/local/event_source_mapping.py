@@ -26,6 +26,16 @@ from typing import Any
 from constructs_pkg.local.assembly import MappingSpec
 from constructs_pkg.local.filter_patterns import matches_any
 from constructs_pkg.local.lambda_host import LocalFunction
+from constructs_pkg.local.payload_limits import (
+    EVENT_ENVELOPE_BYTES,
+    MAX_PAYLOAD_BYTES,
+    MAX_WINDOW_STATE_BYTES,
+    payload_bytes,
+    payload_json,
+    record_bytes,
+    records_that_fit,
+    surely_fits,
+)
 from constructs_pkg.local.wire import lambda_event, lambda_record
 
 __all__ = ["Invocation", "MappingEmulator", "OnFailureSender", "RunStats"]
@@ -36,27 +46,6 @@ _logger = logging.getLogger(__name__)
 # https://docs.aws.amazon.com/amazondynamodb/latest/APIReference/API_streams_GetRecords.html
 _GET_RECORDS_LIMIT = 1000
 _SHARD_REFRESH_SECONDS = 1.0
-# A tumbling window's state may hold 1 MB; a larger one ends the window early:
-# https://docs.aws.amazon.com/lambda/latest/dg/services-ddb-windows.html
-_MAX_WINDOW_STATE_BYTES = 1024 * 1024
-# An invocation's event carries at most 6 MB; a batch being gathered goes out once it holds that much:
-# https://docs.aws.amazon.com/lambda/latest/dg/gettingstarted-limits.html and the batching page linked at _moved.
-_MAX_PAYLOAD_BYTES = 6 * 1024 * 1024
-
-
-def _payload_json(value: Any) -> str:
-    """``value`` as an invocation's payload: compact JSON, its text unescaped (UTF-8 on the wire). The encoder's
-    check for cycles is skipped: an event, made of JSON, has none."""
-    return json.dumps(value, separators=(",", ":"), ensure_ascii=False, check_circular=False)
-
-
-def _bytes(payload: str) -> int:
-    """The size of ``payload`` in UTF-8, what the limits count (a check of one flag when it is all ASCII)."""
-    return len(payload) if payload.isascii() else len(payload.encode())
-
-
-_EVENT_ENVELOPE_BYTES = _bytes(_payload_json({"Records": []}))
-
 # Sends an on-failure message; the Lambda event of the discarded batch goes along for the S3 destination's payload.
 OnFailureSender = Callable[[dict[str, Any], dict[str, Any]], None]
 
@@ -330,7 +319,8 @@ class MappingEmulator:
         end = datetime.fromtimestamp(lane.window_start + self.spec.tumbling_window_seconds, UTC)
         return {
             "window": {"start": _iso(start), "end": _iso(end)},
-            "state": lane.window_state,
+            # A copy, as the payload's would be: the handler may change what it is given.
+            "state": json.loads(payload_json(lane.window_state)),
             "shardId": lane.shard.shard_id,
             "eventSourceARN": self.stream_arn,
             "isFinalInvokeForWindow": final,
@@ -345,7 +335,7 @@ class MappingEmulator:
         event = {"Records": [], **self._window_fields(lane, final=True)}
         error: str | None = None
         try:
-            _request_id, response = self.function.invoke(_payload_json(event))
+            _request_id, response = self.function.invoke(event)
             if not isinstance(response, Mapping) or "state" not in response:
                 error = "the response returned no state"
         except Exception as raised:
@@ -380,25 +370,9 @@ class MappingEmulator:
             return True
         # Each record is sized once, when the window first sees it.
         for record in lane.buffer[lane.sized :]:
-            lane.sized_bytes += self._record_bytes(record)
+            lane.sized_bytes += record_bytes(record, self.stream_arn)
             lane.sized += 1
-        return _EVENT_ENVELOPE_BYTES + lane.sized_bytes >= _MAX_PAYLOAD_BYTES
-
-    def _record_bytes(self, record: Mapping[str, Any]) -> int:
-        """What ``record`` adds to an event's JSON: itself and the separator before it."""
-        return _bytes(_payload_json(lambda_record(record, self.stream_arn))) + len(",")
-
-    def _within_payload_limit(self, batch: list[dict[str, Any]], event: dict[str, Any]) -> int:
-        """How many records at the head of ``batch`` fit in one invocation's payload with the rest of ``event``."""
-        budget = _MAX_PAYLOAD_BYTES - _bytes(_payload_json({**event, "Records": []}))
-        count = 0
-        for record in batch:
-            budget -= self._record_bytes(record)
-            if budget < 0:
-                break
-            count += 1
-        # One record always goes: a DynamoDB item of at most 400 KB, twice in a stream record, fits in 6 MB.
-        return max(count, 1)
+        return EVENT_ENVELOPE_BYTES + lane.sized_bytes >= MAX_PAYLOAD_BYTES
 
     def _invoke_head(self, lane: _Lane) -> None:
         spec = self.spec
@@ -417,15 +391,15 @@ class MappingEmulator:
             if lane.window_start is None:
                 lane.window_start, lane.window_state = window_start, {}
             event.update(self._window_fields(lane, final=False))
-        payload = _payload_json(event)
-        if _bytes(payload) > _MAX_PAYLOAD_BYTES:
-            del batch[self._within_payload_limit(batch, event) :]
-            payload = _payload_json({**event, "Records": event["Records"][: len(batch)]})
+        # A windowed event carries the state too: it is always measured.
+        if (windowed or not surely_fits(batch, self.stream_arn)) and payload_bytes(event) > MAX_PAYLOAD_BYTES:
+            del batch[records_that_fit(batch, event, self.stream_arn) :]
+            del event["Records"][len(batch) :]
         error: str | None = None
         request_id = ""
         lane.invocations += 1
         try:
-            request_id, response = self.function.invoke(payload)
+            request_id, response = self.function.invoke(event)
             failed_from = self._failed_from(batch, response)
             if windowed and (not isinstance(response, Mapping) or "state" not in response):
                 # A windowed invocation must hand its state back, else it counts as failed:
@@ -434,7 +408,7 @@ class MappingEmulator:
             elif windowed and failed_from != 0:
                 # The records checkpointed (all, or those before the lowest failure) are in the returned state.
                 lane.window_state = response["state"]
-                lane.window_terminated_early = _bytes(_payload_json(response["state"])) > _MAX_WINDOW_STATE_BYTES
+                lane.window_terminated_early = payload_bytes(response["state"]) > MAX_WINDOW_STATE_BYTES
         except Exception as raised:
             _logger.warning("%s: the handler raised %r", spec.logical_id, raised)
             error, failed_from = repr(raised), 0

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import contextlib
 import importlib
-import json
 import os
 import tempfile
 import time
@@ -79,9 +78,10 @@ class LocalFunction:
         self._inline_dir: tempfile.TemporaryDirectory[str] | None = None
         self._sandbox = ModuleSandbox([self._code_dir(), *self.spec.layer_dirs])
 
-    def invoke(self, payload: str) -> tuple[str, Any]:
-        """Call the handler with the event ``payload`` (JSON text, as Lambda hands it over); returns the request id and
-        the response, or raises what the handler raised (FunctionTimedOut when it ran past the timeout)."""
+    def invoke(self, event: dict[str, Any]) -> tuple[str, Any]:
+        """Call the handler with ``event``, which becomes the handler's own (as Lambda's parsed payload is: nothing
+        else may hold any part of it); returns the request id and the response, or raises what the handler raised
+        (FunctionTimedOut when it ran past the timeout)."""
         request_id = str(uuid.uuid4())
         with self._applied(), self._sandbox.entered():
             handler = self._handler or self._load()
@@ -93,7 +93,7 @@ class LocalFunction:
                 deadline=time.monotonic() + self.spec.timeout_seconds,
             )
             try:
-                response = handler(json.loads(payload), context)
+                response = handler(event, context)
             except Exception:
                 self._check_deadline(context)
                 raise

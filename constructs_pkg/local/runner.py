@@ -176,7 +176,8 @@ class LocalRunner:
         function = self._function(function_logical_id)
 
         def invoke(event: dict[str, Any]) -> Any:
-            return function.invoke(json.dumps(event))[1]
+            # Through JSON, as Lambda hands an event over: the handler gets a copy of the caller's.
+            return function.invoke(json.loads(json.dumps(event)))[1]
 
         return invoke
 

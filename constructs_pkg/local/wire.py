@@ -9,13 +9,13 @@ from typing import Any
 
 __all__ = ["lambda_event", "lambda_record"]
 
-# The attribute types boto3 hands over as their JSON has them: https://docs.aws.amazon.com/amazondynamodb/latest/APIReference/API_AttributeValue.html
-_SAME_ON_THE_WIRE = frozenset({"S", "N", "BOOL", "NULL", "SS", "NS"})
-
 
 def lambda_event(records: Sequence[Mapping[str, Any]], stream_arn: str) -> dict[str, Any]:
     """The event Lambda delivers for ``records`` (from GetRecords): typed JSON with numbers as strings, binary as
     base64, ApproximateCreationDateTime in epoch seconds, and eventSourceARN: https://docs.aws.amazon.com/lambda/latest/dg/with-ddb.html
+
+    Made of new objects throughout (the strings and numbers aside), as if parsed from the payload: a handler may
+    keep or change it without touching ``records``.
     """
     return {"Records": [lambda_record(record, stream_arn) for record in records]}
 
@@ -27,7 +27,7 @@ def lambda_record(record: Mapping[str, Any], stream_arn: str) -> dict[str, Any]:
         stream["ApproximateCreationDateTime"] = int(created.timestamp())
     for image in ("Keys", "NewImage", "OldImage"):
         if image in stream:
-            stream[image] = _wire_image(stream[image])
+            stream[image] = {name: _wire_value(value) for name, value in stream[image].items()}
     wire = {
         "eventID": record["eventID"],
         "eventName": record["eventName"],
@@ -42,17 +42,8 @@ def lambda_record(record: Mapping[str, Any], stream_arn: str) -> dict[str, Any]:
     return wire
 
 
-def _wire_image(image: Mapping[str, Mapping[str, Any]]) -> Mapping[str, Any]:
-    """An item's attributes as JSON carries them: the image itself, not a copy, when no attribute needs converting
-    (events are made to be serialized, and most items hold no binary, list or map)."""
-    for value in image.values():
-        if next(iter(value)) not in _SAME_ON_THE_WIRE:
-            return {name: _wire_value(value) for name, value in image.items()}
-    return image
-
-
-def _wire_value(value: Mapping[str, Any]) -> Mapping[str, Any]:
-    """A boto3 attribute value as JSON carries it: boto3 decodes B and BS to bytes, the wire has base64."""
+def _wire_value(value: Mapping[str, Any]) -> dict[str, Any]:
+    """A boto3 attribute value as JSON carries it (boto3 decodes B and BS to bytes, the wire has base64), new."""
     ((tag, payload),) = value.items()
     match tag:
         case "B":
@@ -63,4 +54,6 @@ def _wire_value(value: Mapping[str, Any]) -> Mapping[str, Any]:
             return {"L": [_wire_value(item) for item in payload]}
         case "M":
             return {"M": {name: _wire_value(item) for name, item in payload.items()}}
-    return value
+        case "SS" | "NS":
+            return {tag: list(payload)}
+    return {tag: payload}
