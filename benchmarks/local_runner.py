@@ -1,6 +1,8 @@
-"""Overhead of the local stream runner against DynamoDB Local serving the same stream reads with no runner.
+"""Overhead of the local stream runner against DynamoDB Local serving the same stream reads with no runner, and how
+many invocations a permanent poison record costs before the stream moves past it.
 
-What is measured: the wall time (``time.perf_counter``) to carry one stream of 10,000 INSERT records, in one process:
+What is measured first: the wall time (``time.perf_counter``) to carry one stream of 10,000 INSERT records, in one
+process:
 
 - Runner. A ``LocalRunner`` over a stack holding one ``StreamTriggeredTable`` (its defaults: batches of 100 from
   TRIM_HORIZON, bisection, partial batch responses, no filter), synthesized with bundling on as ``cdk synth`` does,
@@ -18,8 +20,15 @@ nothing in the stream, so every round reads the same records from the same shard
 records read, and through the runner 10,000 delivered with nothing filtered, failed or discarded.
 
 One warm-up of each side keeps imports, connection set-up and DynamoDB Local's JIT out of the numbers; then the
-rounds alternate which side goes first, and each side's median is reported. The last line is ``runner overhead
-ratio: X`` (runner / bare stream reads); the bar is X <= 1.5.
+rounds alternate which side goes first, and each side's median is reported, then ``runner overhead ratio: X``
+(runner / bare stream reads); the bar is X <= 1.25.
+
+Then a poison record: 100 INSERTs into a second ``StreamTriggeredTable`` with its defaults (batches of 100, bisection,
+partial batch responses, 10 retries, an SQS on-failure queue, on moto's server started here), one of which makes the
+handler (``lambda_src.stream_runtime.process_stream_batch`` around a record handler) raise ``PermanentError``. A
+runner carries the stream until quiet; the last line is ``invocations past a permanent poison record: N``, N being the
+invocations until the shard's checkpoint is past the poison record (the last one that delivered it), checked to have
+left every other record processed. The bar is N <= 2: a final failure is not worth the retries a transient one gets.
 
 Run from the repository root: ``python -m benchmarks.local_runner`` (needs Java 17 for DynamoDB Local, which
 scripts/install-dynamodb-local installs, and Node.js for jsii).
@@ -29,6 +38,7 @@ from __future__ import annotations
 
 import contextlib
 import gc
+import io
 import logging
 import statistics
 import tempfile
@@ -43,15 +53,19 @@ from aws_cdk import aws_lambda as lambda_
 from constructs_pkg import StreamTriggeredTable
 from constructs_pkg.local.assembly import LocalApp
 from constructs_pkg.local.dynamodb_local import running_dynamodb_local
-from constructs_pkg.local.runner import LocalRunner, RunStats
+from constructs_pkg.local.runner import LocalEndpoints, LocalRunner, RunStats, running_moto_server
 
 __all__ = ["main"]
 
 RECORDS = 10_000
 # Odd, for a true median.
 ROUNDS = 5
-BUDGET = 1.5
+BUDGET = 1.25
 STACK = "LocalRunnerBench"
+POISON_STACK = "LocalRunnerPoisonBench"
+POISON_RECORDS = 100
+POISON_INDEX = 50
+POISON_BUDGET = 2
 # BatchWriteItem takes at most 25 items a call:
 # https://docs.aws.amazon.com/amazondynamodb/latest/APIReference/API_BatchWriteItem.html
 _WRITE_BATCH = 25
@@ -59,27 +73,42 @@ _WRITE_BATCH = 25
 # https://docs.aws.amazon.com/amazondynamodb/latest/APIReference/API_streams_GetRecords.html
 _READ_PAGE = 1000
 _TIMEOUT_SECONDS = 300.0
+_POISON_QUIET_SECONDS = 1.0
 _NO_OP_HANDLER = "def handler(event, context):\n    return None\n"
+_POISON_HANDLER = """from lambda_src.stream_runtime import PermanentError, process_stream_batch
+
+
+def handler(event, context):
+    return process_stream_batch(event, context, handle)
+
+
+def handle(record):
+    if record.new_image.get("poison"):
+        raise PermanentError(f"record {record.sequence_number} can never be processed")
+"""
 
 
 class _Delivered(Exception):
     """Raised from the progress callback once every record is checkpointed, so the quiet period is not waited out."""
 
 
-def synthesize(outdir: Path, handler_dir: Path) -> LocalApp:
-    """The benchmark's stack, synthesized with bundling on (the layer copies lambda_src, no Docker)."""
-    (handler_dir / "app.py").write_text(_NO_OP_HANDLER)
+def synthesize(outdir: Path, scratch: Path) -> tuple[LocalApp, LocalApp]:
+    """The benchmark's two stacks (the no-op handler's, the poison record's), synthesized with bundling on (the layer
+    copies lambda_src, no Docker)."""
     app = App(outdir=str(outdir), analytics_reporting=False, context={"aws:cdk:enable-asset-metadata": True})
-    stack = Stack(app, STACK)
-    StreamTriggeredTable(
-        stack,
-        "Items",
-        partition_key=dynamodb.Attribute(name="PK", type=dynamodb.AttributeType.STRING),
-        code=lambda_.Code.from_asset(str(handler_dir)),
-        handler="app.handler",
-    )
+    for stack_name, code in ((STACK, _NO_OP_HANDLER), (POISON_STACK, _POISON_HANDLER)):
+        handler_dir = scratch / stack_name
+        handler_dir.mkdir()
+        (handler_dir / "app.py").write_text(code)
+        StreamTriggeredTable(
+            Stack(app, stack_name),
+            "Items",
+            partition_key=dynamodb.Attribute(name="PK", type=dynamodb.AttributeType.STRING),
+            code=lambda_.Code.from_asset(str(handler_dir)),
+            handler="app.handler",
+        )
     app.synth()
-    return LocalApp.from_assembly(outdir, [STACK])
+    return LocalApp.from_assembly(outdir, [STACK]), LocalApp.from_assembly(outdir, [POISON_STACK])
 
 
 def write_items(client: Any, table_name: str) -> None:
@@ -126,7 +155,7 @@ def read_stream(streams: Any, stream_arn: str) -> float:
 
 def run_runner(app: LocalApp, endpoint_url: str) -> tuple[float, RunStats]:
     """Seconds for a new LocalRunner to carry the whole stream to the no-op handler, and its stats."""
-    runner = LocalRunner(app, endpoint_url)
+    runner = LocalRunner(app, LocalEndpoints(endpoint_url))
     finished: list[float] = []
 
     def progress(stats: RunStats) -> None:
@@ -150,6 +179,34 @@ def run_runner(app: LocalApp, endpoint_url: str) -> tuple[float, RunStats]:
     return finished[0] - started, stats
 
 
+def invocations_past_poison(app: LocalApp, endpoints: LocalEndpoints) -> int:
+    """Invocations until the checkpoint of the poison stack's shard is past its poison record, over a new runner."""
+    # Its table's logical id is the first stack's: a prefix keeps the two apart in one DynamoDB Local.
+    runner = LocalRunner(app, endpoints, table_prefix="poison-")
+    runner.create_tables()
+    (table_name,) = runner.table_names.values()
+    poison_key = f"ITEM#{POISON_INDEX:05}"
+    # One write at a time: the stream keeps their order.
+    for index in range(POISON_RECORDS):
+        item = {"PK": {"S": f"ITEM#{index:05}"}, "payload": {"S": f"value {index}"}}
+        if index == POISON_INDEX:
+            item["poison"] = {"BOOL": True}
+        runner.dynamodb_client.put_item(TableName=table_name, Item=item)
+    # The runtime logs each failed record as a JSON line on stdout; the benchmark's own lines are what it prints.
+    with contextlib.redirect_stdout(io.StringIO()):
+        stats = runner.run_until_idle(_TIMEOUT_SECONDS, quiet_seconds=_POISON_QUIET_SECONDS)
+    delivered_poison = [
+        position
+        for position, invocation in enumerate(stats.invocations, start=1)
+        if any(keys["PK"]["S"] == poison_key for keys in invocation.item_keys)
+    ]
+    if not delivered_poison or stats.records_succeeded + stats.records_discarded != POISON_RECORDS:
+        raise AssertionError(f"the poison stack's records were not all carried past: {stats.summary()}")
+    if stats.records_succeeded < POISON_RECORDS - 1:
+        raise AssertionError(f"records besides the poison one were not processed: {stats.summary()}")
+    return delivered_poison[-1]
+
+
 def _parents_first(shards: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """``shards`` in an order that reads every shard after its parent (a parent already trimmed counts as read)."""
     unread = {shard["ShardId"]: shard for shard in shards}
@@ -169,23 +226,22 @@ def _timed(side: str, app: LocalApp, endpoint_url: str, stream_arn: str) -> tupl
     try:
         if side == "runner":
             return run_runner(app, endpoint_url)
-        return read_stream(LocalRunner(app, endpoint_url).streams_client, stream_arn), None
+        return read_stream(LocalRunner(app, LocalEndpoints(endpoint_url)).streams_client, stream_arn), None
     finally:
         gc.enable()
 
 
 def main() -> None:
-    # The stack's on-failure queue is not emulated without an SQS endpoint, and no batch fails here: one warning a
-    # runner would only interleave with the table.
-    logging.getLogger("constructs_pkg.local.runner").setLevel(logging.ERROR)
+    # The first stack's on-failure queue is not emulated without an SQS endpoint, and no batch fails there: one
+    # warning a runner would only interleave with the table; the poison's warnings, one an attempt, likewise.
+    for logger in ("constructs_pkg.local.resources", "constructs_pkg.local.event_source_mapping"):
+        logging.getLogger(logger).setLevel(logging.ERROR)
     with (
         tempfile.TemporaryDirectory(prefix="local-runner-bench.") as scratch,
         running_dynamodb_local() as database,
     ):
-        outdir, handler_dir = Path(scratch) / "cdk.out", Path(scratch) / "handler"
-        handler_dir.mkdir()
-        app = synthesize(outdir, handler_dir)
-        setup = LocalRunner(app, database.endpoint_url)
+        app, poison_app = synthesize(Path(scratch) / "cdk.out", Path(scratch))
+        setup = LocalRunner(app, LocalEndpoints(database.endpoint_url))
         setup.create_tables()
         (table_name,) = setup.table_names.values()
         write_items(setup.dynamodb_client, table_name)
@@ -203,6 +259,10 @@ def main() -> None:
                 elapsed, stats = _timed(side, app, database.endpoint_url, stream_arn)
                 timings[side].append(elapsed)
                 invocations = len(stats.invocations) if stats else invocations
+        # moto's server (threads of this process) starts once the rounds are over, so that it is no part of them.
+        with running_moto_server() as moto:
+            endpoints = LocalEndpoints.with_moto(database.endpoint_url, moto)
+            poison_invocations = invocations_past_poison(poison_app, endpoints)
     print(f"checked: every run read {RECORDS} records; the runner delivered them all in {invocations} invocations")
     medians = {side: statistics.median(values) for side, values in timings.items()}
     print(f"{RECORDS} records, median of {ROUNDS} rounds")
@@ -212,6 +272,9 @@ def main() -> None:
         print(f"{side:<10}  {medians[side]:>10.3f}  {RECORDS / medians[side]:>9.0f}  {rounds}")
     print(f"bar: ratio <= {BUDGET:.2f}")
     print(f"runner overhead ratio: {medians['runner'] / medians['bare reads']:.2f}")
+    print(f"{POISON_RECORDS} records, one failing with PermanentError; StreamTriggeredTable's defaults")
+    print(f"bar: invocations <= {POISON_BUDGET}")
+    print(f"invocations past a permanent poison record: {poison_invocations}")
 
 
 if __name__ == "__main__":

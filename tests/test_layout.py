@@ -1,5 +1,5 @@
-"""The tree keeps its promises: runtime code never imports the CDK, so it runs inside Lambda as shipped, and the local
-tooling runs where the CDK is not installed."""
+"""The tree keeps its promises: runtime code never imports the CDK, so it runs inside Lambda as shipped, the local
+tooling runs where the CDK is not installed, and no module grows past what a reader can hold."""
 
 from __future__ import annotations
 
@@ -12,6 +12,8 @@ import constructs_pkg
 
 ROOT = Path(__file__).resolve().parent.parent
 RUNTIME = ROOT / "lambda_src"
+# STYLE.md: modules under 600 lines; past that a module holds more than one concern.
+MAX_MODULE_LINES = 600
 
 
 def test_no_aws_cdk_import_under_lambda_src() -> None:
@@ -29,8 +31,9 @@ def test_the_local_tooling_runs_without_the_cdk() -> None:
     # The redrive and run --aws tools serve operators whose machines may have boto3 and no Node.js: importing them
     # must not import aws_cdk (whose import starts jsii's Node.js process).
     probe = (
-        "import sys, constructs_pkg.local.__main__, constructs_pkg.local.redrive, constructs_pkg.local.deployed, "
-        "constructs_pkg.local.providers; print(sorted(name for name in sys.modules if name.startswith('aws_cdk')))"
+        "import sys, constructs_pkg.local.__main__, constructs_pkg.local.redrive, constructs_pkg.local.redrive_cli, "
+        "constructs_pkg.local.deployed, constructs_pkg.local.providers, constructs_pkg.local.runner; "
+        "print(sorted(name for name in sys.modules if name.startswith('aws_cdk')))"
     )
     loaded = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True, cwd=ROOT)
 
@@ -46,3 +49,11 @@ def test_every_public_name_is_declared_for_type_checkers_and_resolves_at_run_tim
     assert all(
         getattr(constructs_pkg, name).__module__.startswith("constructs_pkg") for name in declared - {"DEFAULT_RUNTIME"}
     )
+
+
+def test_no_module_of_the_packages_is_over_600_lines() -> None:
+    sources = [*(ROOT / "constructs_pkg").rglob("*.py"), *RUNTIME.rglob("*.py")]
+    lengths = {source.relative_to(ROOT).as_posix(): len(source.read_text().splitlines()) for source in sources}
+
+    assert len(lengths) > 20
+    assert {path: lines for path, lines in lengths.items() if lines > MAX_MODULE_LINES} == {}

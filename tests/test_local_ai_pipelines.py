@@ -18,7 +18,7 @@ from dynamodb_local import DynamoDBLocal
 from constructs_pkg.local.__main__ import main
 from constructs_pkg.local.assembly import LocalApp
 from constructs_pkg.local.providers import ProviderSetup, local_providers
-from constructs_pkg.local.runner import LocalRunner, running_moto_server
+from constructs_pkg.local.runner import LocalEndpoints, LocalRunner, running_moto_server
 from constructs_pkg.local.stubs.anthropic import AnthropicStub, summary_of
 from constructs_pkg.local.stubs.bedrock_claude import BedrockClaudeStub
 from constructs_pkg.local.stubs.bedrock_titan import TitanStub
@@ -58,9 +58,7 @@ def moto_endpoint() -> Iterator[str]:
 def _runner(app: LocalApp, providers: ProviderSetup, database: DynamoDBLocal, moto: str, prefix: str) -> LocalRunner:
     runner = LocalRunner(
         app,
-        database.endpoint_url,
-        moto,
-        secretsmanager_endpoint=moto,
+        LocalEndpoints.with_moto(database.endpoint_url, moto),
         table_prefix=prefix,
         environment_overrides=providers.environment,
         secret_values=providers.secret_values,
@@ -219,7 +217,7 @@ def test_the_cli_runs_the_seed_pipelines_with_every_provider_stubbed(
 ) -> None:
     # GIVEN the stack's table, made beforehand, holding the articles
     app = LocalApp.from_assembly(assembly, ["SeedAiPipelines"])
-    runner = LocalRunner(app, dynamodb_local.endpoint_url, table_prefix="cli-ai-")
+    runner = LocalRunner(app, LocalEndpoints(dynamodb_local.endpoint_url), table_prefix="cli-ai-")
     runner.create_tables()
     _write_articles(runner)
 

@@ -18,8 +18,9 @@ from dynamodb_local import DynamoDBLocal, StreamReader
 
 from constructs_pkg.local.__main__ import main
 from constructs_pkg.local.assembly import LocalApp
+from constructs_pkg.local.dynamodb_local import local_client
 from constructs_pkg.local.redrive import RedriveResult, messages_from_sqs, redrive_messages
-from constructs_pkg.local.runner import LocalRunner, RunStats, running_moto_server
+from constructs_pkg.local.runner import LocalEndpoints, LocalRunner, RunStats, running_moto_server
 from examples.notifications.stack import NotificationsStack
 
 ORDERS = "OrdersTable1F8332C7"
@@ -38,7 +39,7 @@ def sqs_endpoint() -> Iterator[str]:
 
 
 def _runner(app: LocalApp, database: DynamoDBLocal, sqs_endpoint: str, prefix: str) -> LocalRunner:
-    return LocalRunner(app, database.endpoint_url, sqs_endpoint, table_prefix=prefix)
+    return LocalRunner(app, LocalEndpoints.with_moto(database.endpoint_url, sqs_endpoint), table_prefix=prefix)
 
 
 def _summaries(runner: LocalRunner) -> dict[str, dict[str, Any]]:
@@ -145,8 +146,9 @@ def test_a_poison_record_goes_to_the_on_failure_queue_and_is_redriven_once_the_h
     assert stats.records_succeeded == 99 and stats.records_discarded == 1
 
     # AND the poison record's place in the stream reaches the queue after bisection and 10 retries
-    queue_url = runner.queue_urls[basic_flow.mappings[0].logical_id]
-    received = runner.sqs_client.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10, WaitTimeSeconds=1)
+    queue_url = runner.on_failure_destinations[basic_flow.mappings[0].logical_id]
+    sqs = local_client(sqs_endpoint, "sqs")
+    received = sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10, WaitTimeSeconds=1)
     (message,) = [json.loads(entry["Body"]) for entry in received["Messages"]]
     sequence = poison["dynamodb"]["SequenceNumber"]
     arrival = poison["dynamodb"]["ApproximateCreationDateTime"].astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
@@ -175,12 +177,12 @@ def test_a_poison_record_goes_to_the_on_failure_queue_and_is_redriven_once_the_h
     # WHEN the handler is fixed (lines whose price is not a number are left out) and the queue redriven through it
     fixed = _fixed_handler_app(basic_flow, tmp_path)
     invoke = _runner(fixed, dynamodb_local, sqs_endpoint, "poison-").invoker(basic_flow.mappings[0].function_logical_id)
-    runner.sqs_client.change_message_visibility(
+    sqs.change_message_visibility(
         QueueUrl=queue_url, ReceiptHandle=received["Messages"][0]["ReceiptHandle"], VisibilityTimeout=0
     )
     results = list(
         redrive_messages(
-            messages_from_sqs(runner.sqs_client, queue_url, delete_after=True),
+            messages_from_sqs(sqs, queue_url, delete_after=True),
             invoke,
             streams_client_for=lambda _arn: runner.streams_client,
         )
@@ -191,7 +193,7 @@ def test_a_poison_record_goes_to_the_on_failure_queue_and_is_redriven_once_the_h
     assert isinstance(result, RedriveResult) and result.succeeded and result.reread == 1
     poison_summary = _summaries(runner)["POISON"]
     assert poison_summary["lineCount"] == {"N": "0"} and int(poison_summary["sourceSequence"]["N"]) == int(sequence)
-    assert runner.sqs_client.receive_message(QueueUrl=queue_url, WaitTimeSeconds=1).get("Messages", []) == []
+    assert sqs.receive_message(QueueUrl=queue_url, WaitTimeSeconds=1).get("Messages", []) == []
 
     # WHEN the whole stream is delivered again (at least once delivery), by a second runner from TRIM_HORIZON
     before = _summaries(runner)
@@ -273,16 +275,17 @@ def test_notifications_publish_one_welcome_per_new_user_and_one_notice_per_shipp
 ) -> None:
     # GIVEN the Notifications stack running on moto (its topic created from the template), a queue subscribed to the
     # topic to see what the handlers publish
-    runner = LocalRunner(
-        notifications, dynamodb_local.endpoint_url, sqs_endpoint, sns_endpoint=sqs_endpoint, table_prefix="notify-"
-    )
+    runner = _runner(notifications, dynamodb_local, sqs_endpoint, "notify-")
     runner.create_tables()
     runner.start()
-    assert runner.sqs_client is not None and runner.sns_client is not None
-    (topic_arn,) = [address for name, address in runner.resources.values() if address.startswith("arn:aws:sns:")]
-    queue_url = runner.sqs_client.create_queue(QueueName="notify-reader")["QueueUrl"]
-    queue_arn = runner.sqs_client.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])
-    runner.sns_client.subscribe(TopicArn=topic_arn, Protocol="sqs", Endpoint=queue_arn["Attributes"]["QueueArn"])
+    assert runner.resources is not None
+    (topic_arn,) = [
+        created.ref for created in runner.resources.created.values() if created.ref.startswith("arn:aws:sns:")
+    ]
+    sqs, sns = local_client(sqs_endpoint, "sqs"), local_client(sqs_endpoint, "sns")
+    queue_url = sqs.create_queue(QueueName="notify-reader")["QueueUrl"]
+    queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])
+    sns.subscribe(TopicArn=topic_arn, Protocol="sqs", Endpoint=queue_arn["Attributes"]["QueueArn"])
 
     # WHEN a user signs up and changes their name, and an order is created, shipped, then changed again
     (table,) = runner.table_names.values()
@@ -296,7 +299,7 @@ def test_notifications_publish_one_welcome_per_new_user_and_one_notice_per_shipp
     stats = runner.run_until_idle(timeout=30)
 
     # THEN exactly one welcome and one shipping notice were published, and nothing failed
-    received = runner.sqs_client.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10, WaitTimeSeconds=1)
+    received = sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10, WaitTimeSeconds=1)
     notices = sorted(
         (
             json.loads(entry["Body"])["MessageAttributes"]["kind"]["Value"],

@@ -9,6 +9,7 @@ these tests are about the runner, and reading a synthesized template is covered 
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import time
 from dataclasses import dataclass, field
@@ -21,7 +22,7 @@ from dynamodb_local import DynamoDBLocal, StreamReader, lambda_event
 
 from constructs_pkg.local.assembly import FunctionSpec, LocalApp, MappingSpec, TableSpec
 from constructs_pkg.local.dynamodb_local import REGION
-from constructs_pkg.local.runner import LocalRunner
+from constructs_pkg.local.runner import LocalEndpoints, LocalRunner
 
 SCRIPTED_HANDLER = Path(__file__).parent / "handlers" / "scripted"
 TABLE = "Items"
@@ -65,8 +66,8 @@ def _delivered(runner: LocalRunner) -> list[tuple[str, ...]]:
 
 
 class _ManualClock:
-    """Stands in for the runner module's ``time``: ``monotonic()`` moves only when the test advances it; the rest is
-    the real module."""
+    """Stands in for the mapping emulator module's ``time``: ``monotonic()`` moves only when the test advances it; the
+    rest is the real module."""
 
     def __init__(self) -> None:
         self.now = 1_000.0
@@ -86,12 +87,12 @@ def manual_clock(monkeypatch: pytest.MonkeyPatch) -> _ManualClock:
     # The runner times the batching window (and its shard refresh) with time.monotonic, not with its injectable wall
     # clock, so the module's `time` is swapped: a loaded machine cannot then end a window early.
     clock = _ManualClock()
-    monkeypatch.setattr("constructs_pkg.local.runner.time", clock)
+    monkeypatch.setattr("constructs_pkg.local.event_source_mapping.time", clock)
     return clock
 
 
 def _window_runner(database: DynamoDBLocal, prefix: str, **mapping_options: Any) -> LocalRunner:
-    runner = LocalRunner(_app(**mapping_options), database.endpoint_url, table_prefix=prefix)
+    runner = LocalRunner(_app(**mapping_options), LocalEndpoints(database.endpoint_url), table_prefix=prefix)
     runner.create_tables()
     return runner
 
@@ -310,7 +311,7 @@ def _record(sequence: int, key: str, mode: str = "ok") -> dict[str, Any]:
 
 def _scripted_runner(streams: _ScriptedStreams, **app_options: Any) -> LocalRunner:
     # The endpoint is never called: both clients are replaced before the mapping starts.
-    runner = LocalRunner(_app(**app_options), "http://127.0.0.1:9")
+    runner = LocalRunner(_app(**app_options), LocalEndpoints("http://127.0.0.1:9"))
     runner.dynamodb_client = _TableWithStream()
     runner.streams_client = streams
     return runner
@@ -503,3 +504,37 @@ def test_an_invocation_that_runs_past_the_timeout_fails_as_a_timed_out_lambda_ca
     (message,) = runner.stats.on_failure_messages
     assert message["responseContext"]["functionError"] == "Unhandled"
     assert message["requestContext"]["condition"] == "RetryAttemptsExhausted"
+
+
+# The event a handler gets is its own
+
+
+_EVENT_CHANGING_HANDLER = """import json, os
+
+
+def handler(event, context):
+    with open(os.environ["SEEN"], "a") as seen:
+        seen.write(json.dumps(event["Records"][0]["dynamodb"]["NewImage"]) + "\\n")
+    event["Records"][0]["dynamodb"]["NewImage"]["mode"]["S"] = "changed by the handler"
+    event["Records"].clear()
+    raise ValueError("fails once it has changed its event")
+"""
+
+
+def test_a_handler_that_changes_its_event_changes_nothing_a_retry_delivers(tmp_path: Path) -> None:
+    # GIVEN a handler that changes the event it gets and then fails, with one retry
+    seen = tmp_path / "seen.jsonl"
+    app = _app(environment={"SEEN": str(seen)}, maximum_retry_attempts=1)
+    spec = app.functions[FUNCTION]
+    changing = dataclasses.replace(spec, handler="index.handler", code_dir=None, inline_code=_EVENT_CHANGING_HANDLER)
+    runner = LocalRunner(dataclasses.replace(app, functions={FUNCTION: changing}), LocalEndpoints("http://127.0.0.1:9"))
+    runner.dynamodb_client = _TableWithStream()
+    runner.streams_client = _ScriptedStreams(_ScriptedShard("only", None, [_record(100, "a", "original")]))
+
+    # WHEN the runner carries the stream
+    _poll_until_settled(runner)
+
+    # THEN the retry got the record as the stream holds it, as a new payload would carry it
+    images = [json.loads(line) for line in seen.read_text().splitlines()]
+    assert images == [{"PK": {"S": "a"}, "mode": {"S": "original"}}] * 2
+    assert runner.stats.records_discarded == 1

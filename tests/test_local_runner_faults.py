@@ -25,8 +25,10 @@ from dynamodb_local import DynamoDBLocal
 
 from constructs_pkg import StreamTriggeredTable
 from constructs_pkg.local.assembly import LocalApp, MappingSpec
+from constructs_pkg.local.dynamodb_local import local_client
 from constructs_pkg.local.redrive import parse_failure_message
-from constructs_pkg.local.runner import LOCAL_SECRET_VALUE, LocalRunner, running_moto_server
+from constructs_pkg.local.resource_kinds import LOCAL_SECRET_VALUE
+from constructs_pkg.local.runner import LocalEndpoints, LocalRunner, running_moto_server
 
 SCRIPTED_HANDLER = Path(__file__).parent / "handlers" / "scripted"
 
@@ -102,14 +104,9 @@ def _mapping(app: LocalApp, construct_id: str) -> MappingSpec:
     return mapping
 
 
-def _runner(app: LocalApp, database: DynamoDBLocal, moto_endpoint: str, prefix: str) -> LocalRunner:
+def _runner(app: LocalApp, database: DynamoDBLocal, moto_endpoint: str, prefix: str, **options: Any) -> LocalRunner:
     runner = LocalRunner(
-        app,
-        database.endpoint_url,
-        moto_endpoint,
-        sns_endpoint=moto_endpoint,
-        s3_endpoint=moto_endpoint,
-        table_prefix=prefix,
+        app, LocalEndpoints.with_moto(database.endpoint_url, moto_endpoint), table_prefix=prefix, **options
     )
     runner.create_tables()
     return runner
@@ -132,9 +129,9 @@ def _put(runner: LocalRunner, table_logical_id: str, *modes: str) -> list[str]:
 
 
 def _queued(runner: LocalRunner, mapping: MappingSpec) -> list[dict[str, Any]]:
-    assert runner.sqs_client is not None
-    answer = runner.sqs_client.receive_message(
-        QueueUrl=runner.queue_urls[mapping.logical_id], MaxNumberOfMessages=10, WaitTimeSeconds=1
+    assert runner.endpoints is not None
+    answer = runner.endpoints.client("sqs").receive_message(
+        QueueUrl=runner.on_failure_destinations[mapping.logical_id], MaxNumberOfMessages=10, WaitTimeSeconds=1
     )
     return [json.loads(message["Body"]) for message in answer.get("Messages", [])]
 
@@ -143,11 +140,10 @@ def test_records_older_than_the_maximum_age_go_to_the_on_failure_queue_uninvoked
     faults_app: LocalApp, dynamodb_local: DynamoDBLocal, moto_endpoint: str
 ) -> None:
     # GIVEN three records in the Aged table (MaximumRecordAgeInSeconds 60), read by a runner whose clock is 2 minutes on
-    runner = _runner(faults_app, dynamodb_local, moto_endpoint, "aged-")
+    runner = _runner(faults_app, dynamodb_local, moto_endpoint, "aged-", clock=lambda: time.time() + 120)
     mapping = _mapping(faults_app, "Aged")
     assert mapping.maximum_record_age_seconds == 60
     sequences = _put(runner, mapping.table_logical_id, "ok", "ok", "ok")
-    runner.clock = lambda: time.time() + 120
 
     # WHEN the runner carries the stream
     stats = runner.run_until_idle(timeout=30)
@@ -222,10 +218,10 @@ def test_the_sns_destination_gets_the_invocation_record(
     mapping = _mapping(faults_app, "ToTopic")
     runner.start()
     topic_arn = runner.on_failure_destinations[mapping.logical_id]
-    assert runner.sqs_client is not None and runner.sns_client is not None
-    queue_url = runner.sqs_client.create_queue(QueueName="topic-reader")["QueueUrl"]
-    queue_arn = runner.sqs_client.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])
-    runner.sns_client.subscribe(TopicArn=topic_arn, Protocol="sqs", Endpoint=queue_arn["Attributes"]["QueueArn"])
+    sqs_client, sns_client = local_client(moto_endpoint, "sqs"), local_client(moto_endpoint, "sns")
+    queue_url = sqs_client.create_queue(QueueName="topic-reader")["QueueUrl"]
+    queue_arn = sqs_client.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])
+    sns_client.subscribe(TopicArn=topic_arn, Protocol="sqs", Endpoint=queue_arn["Attributes"]["QueueArn"])
     # (written after the runner started: a page read may then split them, so one record)
     (sequence,) = _put(runner, mapping.table_logical_id, "fail-batch")
 
@@ -233,7 +229,7 @@ def test_the_sns_destination_gets_the_invocation_record(
     runner.run_until_idle(timeout=30)
 
     # THEN one notification carries the invocation record, which the redrive tool reads
-    answer = runner.sqs_client.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10, WaitTimeSeconds=1)
+    answer = sqs_client.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10, WaitTimeSeconds=1)
     (notification,) = [json.loads(message["Body"]) for message in answer["Messages"]]
     assert notification["Type"] == "Notification" and notification["TopicArn"] == topic_arn
     batch = parse_failure_message(notification)
@@ -253,10 +249,10 @@ def test_the_s3_destination_keeps_the_invocation_record_and_the_event(
     runner.run_until_idle(timeout=30)
 
     # THEN one object, under the documented key, holds the record and the event that failed
-    assert runner.s3_client is not None
+    s3_client = local_client(moto_endpoint, "s3")
     bucket = runner.on_failure_destinations[mapping.logical_id].removeprefix("s3://")
-    (listed,) = runner.s3_client.list_objects_v2(Bucket=bucket)["Contents"]
-    body = json.loads(runner.s3_client.get_object(Bucket=bucket, Key=listed["Key"])["Body"].read())
+    (listed,) = s3_client.list_objects_v2(Bucket=bucket)["Contents"]
+    body = json.loads(s3_client.get_object(Bucket=bucket, Key=listed["Key"])["Body"].read())
     shard_id = body["DDBStreamBatchInfo"]["shardId"]
     key = rf"aws/lambda/[0-9a-f-]{{36}}/{re.escape(shard_id)}/\d{{4}}/\d{{2}}/\d{{2}}/[0-9T.-]+-[0-9a-f-]{{36}}"
     assert re.fullmatch(key, listed["Key"]), listed["Key"]
@@ -274,12 +270,7 @@ def test_queues_topics_and_secrets_in_the_environment_are_created_on_moto(
 ) -> None:
     # GIVEN a function whose environment refers to a queue, a topic and a generated secret of the stack
     runner = LocalRunner(
-        faults_app,
-        dynamodb_local.endpoint_url,
-        moto_endpoint,
-        sns_endpoint=moto_endpoint,
-        secretsmanager_endpoint=moto_endpoint,
-        table_prefix="env-",
+        faults_app, LocalEndpoints.with_moto(dynamodb_local.endpoint_url, moto_endpoint), table_prefix="env-"
     )
     (function_id,) = [logical_id for logical_id in faults_app.functions if logical_id.startswith("Environment")]
 
@@ -289,14 +280,23 @@ def test_queues_topics_and_secrets_in_the_environment_are_created_on_moto(
 
     # THEN every reference names a resource the runner created on moto, reachable with the handler's endpoints
     assert set(environment) == set(names)
-    assert runner.sqs_client is not None and runner.sns_client is not None
-    attributes = runner.sqs_client.get_queue_attributes(QueueUrl=environment["QUEUE_URL"], AttributeNames=["QueueArn"])
+    sqs_client, sns_client = local_client(moto_endpoint, "sqs"), local_client(moto_endpoint, "sns")
+    attributes = sqs_client.get_queue_attributes(QueueUrl=environment["QUEUE_URL"], AttributeNames=["QueueArn"])
     assert attributes["Attributes"]["QueueArn"] == environment["QUEUE_ARN"]
     assert environment["TOPIC_ARN"].endswith(":" + environment["TOPIC_NAME"])
-    runner.sns_client.get_topic_attributes(TopicArn=environment["TOPIC_ARN"])
-    assert runner.secrets_client is not None
-    secret = runner.secrets_client.get_secret_value(SecretId=environment["SECRET_ARN"])
+    sns_client.get_topic_attributes(TopicArn=environment["TOPIC_ARN"])
+    secret = local_client(moto_endpoint, "secretsmanager").get_secret_value(SecretId=environment["SECRET_ARN"])
     assert secret["SecretString"] == LOCAL_SECRET_VALUE
+
+
+class _MovableClock:
+    """The runner's wall clock, which a test moves on by setting ``ahead_seconds``."""
+
+    def __init__(self) -> None:
+        self.ahead_seconds = 0.0
+
+    def __call__(self) -> float:
+        return time.time() + self.ahead_seconds
 
 
 def _window_calls(window_log: Path) -> list[dict[str, Any]]:
@@ -308,7 +308,8 @@ def test_a_tumbling_window_carries_its_state_and_ends_with_a_final_invocation(
 ) -> None:
     # GIVEN five records in the Windowed table (60 s windows, batches of 2) and an aggregating handler
     window_log.unlink(missing_ok=True)
-    runner = _runner(faults_app, dynamodb_local, moto_endpoint, "window-")
+    clock = _MovableClock()
+    runner = _runner(faults_app, dynamodb_local, moto_endpoint, "window-", clock=clock)
     mapping = _mapping(faults_app, "Windowed")
     assert mapping.tumbling_window_seconds == 60
     table = runner.table_names[mapping.table_logical_id]
@@ -318,7 +319,7 @@ def test_a_tumbling_window_carries_its_state_and_ends_with_a_final_invocation(
 
     # WHEN the runner carries the stream, then its clock passes the windows' end
     runner.run_until_idle(timeout=30)
-    runner.clock = lambda: time.time() + 120
+    clock.ahead_seconds = 120
     runner.poll_once()
 
     # THEN each window's invocations hand its state on, and a final invocation without records gets the whole sum

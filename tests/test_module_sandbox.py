@@ -107,3 +107,29 @@ def test_packages_pip_installed_in_a_layer_come_from_the_runner_environment_when
     assert boto3.DEFAULT_SESSION is process_session
     with sandbox.entered():
         assert boto3.DEFAULT_SESSION is function_session
+
+
+def test_modules_added_between_calls_or_by_hand_during_one_are_still_kept_apart(tmp_path: Path) -> None:
+    # GIVEN a function whose layer has shared_lib, entered once (so later entries may skip reading sys.modules)
+    layer = _layer_dir(tmp_path)
+    sandbox = ModuleSandbox([_function_dir(tmp_path, "first", "one"), layer])
+    with sandbox.entered():
+        handler = importlib.import_module("index").handler
+    process_copy = type(sys)("shared_lib")
+
+    try:
+        # WHEN the process gets a module of the same name between two calls, and the function puts one in
+        # sys.modules by hand (no import) during the second
+        sys.modules["shared_lib"] = process_copy
+        with sandbox.entered():
+            inside = sys.modules["shared_lib"]
+            result = handler({}, None)
+            sys.modules["shared_lib.by_hand"] = type(sys)("shared_lib.by_hand")
+
+        # THEN the function saw its own copy, the process's came back, and the hand-made module stayed the function's
+        assert inside is not process_copy and result == ("one", "lazy")
+        assert sys.modules["shared_lib"] is process_copy and "shared_lib.by_hand" not in sys.modules
+        with sandbox.entered():
+            assert "shared_lib.by_hand" in sys.modules
+    finally:
+        del sys.modules["shared_lib"]

@@ -6,29 +6,33 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
+import subprocess
+import sys
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import boto3
 import pytest
 from dynamodb_local import DynamoDBLocal, StreamReader
 
+from constructs_pkg.local.endpoints import running_moto_server
 from constructs_pkg.local.redrive import (
     FailedBatch,
-    SequenceRange,
-    add_redrive_arguments,
     in_process,
     messages_from_s3,
     messages_from_sqs,
     parse_failure_message,
     read_failed_records,
     redrive,
-    run_redrive,
 )
-from constructs_pkg.local.runner import running_moto_server
+from constructs_pkg.local.redrive_cli import add_redrive_arguments, run_redrive
+from constructs_pkg.local.stream_reread import SequenceRange
 from constructs_pkg.local.wire import lambda_event
 
+ROOT = Path(__file__).resolve().parent.parent
 REGION = "us-east-1"
 FUNCTION_ARN = "arn:aws:lambda:us-east-1:123456789012:function:orders-handler"
 
@@ -483,6 +487,47 @@ def test_partial_batch_responses_count_as_lambda_counts_them(table: Table, respo
     )
 
     assert result.failed == failed
+
+
+def test_the_command_users_type_redrives_a_queue_into_a_handler_in_process(
+    table: Table, dynamodb_local: DynamoDBLocal, moto_endpoint: str, tmp_path: Path
+) -> None:
+    # GIVEN Lambda's record of a failed batch of two records in an SQS queue, and a handler in ./handler/app.py
+    records = table.write(2)
+    sqs = boto3.client("sqs", endpoint_url=moto_endpoint, region_name=REGION, aws_access_key_id="testing",
+                       aws_secret_access_key="testing")  # fmt: skip
+    queue_url = sqs.create_queue(QueueName=f"failures-{uuid.uuid4().hex[:8]}")["QueueUrl"]
+    sqs.send_message(
+        QueueUrl=queue_url,
+        MessageBody=json.dumps(on_failure_record(table, sequence(records[0]), sequence(records[1]), 2)),
+    )
+    (tmp_path / "handler").mkdir()
+    (tmp_path / "handler" / "app.py").write_text(
+        "import json, pathlib\n"
+        "def handler(event, context):\n"
+        "    pathlib.Path('seen.json').write_text(json.dumps(event))\n"
+    )
+    environment = {
+        **{name: value for name, value in os.environ.items() if not name.startswith("AWS_")},
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_DEFAULT_REGION": REGION,
+        "AWS_ENDPOINT_URL_SQS": moto_endpoint,
+        "PYTHONPATH": str(ROOT),
+    }
+
+    # WHEN the user runs the command the README gives, from the directory that holds the handler
+    done = subprocess.run(
+        [sys.executable, "-m", "constructs_pkg.local", "redrive", "--queue-url", queue_url, "--handler",
+         "app:handler", "--code-dir", "handler", "--dynamodb-endpoint", dynamodb_local.endpoint_url],
+        capture_output=True, text=True, env=environment, cwd=tmp_path, timeout=120, check=False,
+    )  # fmt: skip
+
+    # THEN it ran the handler on the batch's records (the dispatch once called the --handler string instead)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip().endswith("re-read 2, delivered 2, failed 0, trimmed 0")
+    seen = json.loads((tmp_path / "seen.json").read_text())
+    assert seen == json.loads(json.dumps(lambda_event(records, table.stream_arn)))
 
 
 def test_the_cli_requires_a_source(capsys: pytest.CaptureFixture[str]) -> None:

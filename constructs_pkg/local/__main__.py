@@ -64,7 +64,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         "--timeout", type=float, default=600.0, help="with --until-idle, give up after this (Default: 600)"
     )
     run.add_argument("--dynamodb-endpoint", metavar="URL", help="Default: - a new DynamoDB Local on a free port")
-    run.add_argument("--sqs-endpoint", metavar="URL", help="Default: - a new moto server on a free loopback port")
+    run.add_argument(
+        "--sqs-endpoint",
+        metavar="URL",
+        help="a moto server for SQS, SNS, S3, Secrets Manager and every other service "
+        "(Default: - a new moto server on a free loopback port)",
+    )
     run.add_argument(
         "--create-tables",
         action=argparse.BooleanOptionalAction,
@@ -97,7 +102,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "write to the deployed tables); on-failure messages are printed, not sent. Not with --dynamodb-endpoint, "
         "--sqs-endpoint, --real or --table-prefix; no table is created",
     )
-    run.set_defaults(handler=_run)
+    run.set_defaults(run_command=_run)
     demo = commands.add_parser(
         "demo",
         help="run the BasicFlow example end to end on this machine and print each step",
@@ -112,22 +117,23 @@ def main(argv: Sequence[str] | None = None) -> int:
         help='the command that synthesizes the example app, e.g. "python3 -m examples.app" '
         "(Default: - cdk.json's app in the current directory)",
     )
-    demo.set_defaults(handler=_demo)
-    from constructs_pkg.local import redrive
+    demo.set_defaults(run_command=_demo)
+    from constructs_pkg.local import redrive_cli
 
     redrive_parser = commands.add_parser(
-        "redrive", help="re-read failed batches from the stream and invoke the handler again"
+        "redrive", help="invoke a handler again with the failed or quarantined batches of on-failure messages"
     )
-    redrive.add_redrive_arguments(redrive_parser)
-    redrive_parser.set_defaults(handler=redrive.run_redrive)
+    redrive_cli.add_redrive_arguments(redrive_parser)
+    redrive_parser.set_defaults(run_command=redrive_cli.run_redrive)
     args = parser.parse_args(argv)
-    status: int = args.handler(args)
+    # Not `handler`: that is redrive's --handler option, in the same namespace.
+    status: int = args.run_command(args)
     return status
 
 
 def _run(args: argparse.Namespace) -> int:
     from constructs_pkg.local.assembly import LocalApp
-    from constructs_pkg.local.runner import RunStats
+    from constructs_pkg.local.event_source_mapping import RunStats
 
     with contextlib.ExitStack() as resources:
         assembly_dir = Path(args.app) if args.app else _synthesize(args.app_command, resources)
@@ -178,8 +184,9 @@ def _run(args: argparse.Namespace) -> int:
 def _local_runner(app: Any, args: argparse.Namespace, resources: contextlib.ExitStack) -> tuple[Any, Any]:
     """A runner on DynamoDB Local and moto (started unless given), and its AI providers: stubs unless --real."""
     from constructs_pkg.local.dynamodb_local import running_dynamodb_local
+    from constructs_pkg.local.endpoints import LocalEndpoints, running_moto_server
     from constructs_pkg.local.providers import local_providers
-    from constructs_pkg.local.runner import LocalRunner, running_moto_server
+    from constructs_pkg.local.runner import LocalRunner
 
     if args.starting_position:
         app = app.starting_at(args.starting_position)
@@ -198,16 +205,12 @@ def _local_runner(app: Any, args: argparse.Namespace, resources: contextlib.Exit
     if sqs_endpoint is None:
         sqs_endpoint = resources.enter_context(running_moto_server())
     _say(
-        f"SQS, SNS, S3 and Secrets Manager (on-failure destinations, the handlers' queues and secrets) "
+        f"SQS, SNS, S3, Secrets Manager and the other services (on-failure destinations, what the handlers refer to) "
         f"at {sqs_endpoint}"
     )
     runner = LocalRunner(
         app,
-        dynamodb_endpoint,
-        sqs_endpoint,
-        sns_endpoint=sqs_endpoint,
-        s3_endpoint=sqs_endpoint,
-        secretsmanager_endpoint=sqs_endpoint,
+        LocalEndpoints.with_moto(dynamodb_endpoint, sqs_endpoint),
         table_prefix=args.table_prefix,
         environment_overrides=providers.environment,
         secret_values=providers.secret_values,
@@ -263,7 +266,9 @@ def _demo(args: argparse.Namespace) -> int:
 def _run_demo(args: argparse.Namespace) -> int:
     from constructs_pkg.local.assembly import LocalApp
     from constructs_pkg.local.dynamodb_local import running_dynamodb_local, stop_process
-    from constructs_pkg.local.runner import LocalRunner, RunStats, running_moto_server
+    from constructs_pkg.local.endpoints import LocalEndpoints, running_moto_server
+    from constructs_pkg.local.event_source_mapping import RunStats
+    from constructs_pkg.local.runner import LocalRunner
 
     started = time.monotonic()
 
@@ -295,14 +300,7 @@ def _run_demo(args: argparse.Namespace) -> int:
             f"   synthesized {_DEMO_STACK}: {len(app.tables)} tables, {len(app.functions)} function, a stream mapping "
             f"(batch {mapping.batch_size}, {mapping.starting_position}, filters {json.dumps(mapping.filter_patterns)})"
         )
-        runner = LocalRunner(
-            app,
-            database.endpoint_url,
-            sqs_endpoint,
-            sns_endpoint=sqs_endpoint,
-            s3_endpoint=sqs_endpoint,
-            secretsmanager_endpoint=sqs_endpoint,
-        )
+        runner = LocalRunner(app, LocalEndpoints.with_moto(database.endpoint_url, sqs_endpoint))
         runner.create_tables()
         step(f"3. created the tables from the template: {', '.join(runner.table_names.values())}")
         runner.start()

@@ -1,8 +1,10 @@
 """What the local runner needs from a synthesized CDK app (a cloud assembly, ``cdk.out``).
 
 Reads ``manifest.json``, each stack's template and its asset manifest, and extracts the DynamoDB tables, the
-functions (handler, environment, code and layer directories) and the DynamoDB event source mappings between them.
-Only what a template states is used: nothing here imports aws_cdk, so any CDK app's output works.
+functions (handler, environment, code and layer directories), the DynamoDB event source mappings between them, and
+the resources the functions' environments and the mappings' on-failure destinations refer to (what the runner stands
+in for them is ``constructs_pkg.local.resource_kinds``'s business). Only what a template states is used: nothing here
+imports aws_cdk, so any CDK app's output works.
 """
 
 from __future__ import annotations
@@ -14,15 +16,24 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-__all__ = ["FunctionSpec", "LocalApp", "MappingSpec", "OnFailureSpec", "ResourceRef", "TableRef", "TableSpec"]
+__all__ = [
+    "TABLE_TYPES",
+    "FunctionSpec",
+    "LocalApp",
+    "MappingSpec",
+    "OnFailureSpec",
+    "ResourceRef",
+    "ResourceSpec",
+    "TableSpec",
+    "table_spec",
+]
 
-_TABLE_TYPES = ("AWS::DynamoDB::Table", "AWS::DynamoDB::GlobalTable")
+TABLE_TYPES = ("AWS::DynamoDB::Table", "AWS::DynamoDB::GlobalTable")
 # The positions a DynamoDB event source mapping can start at (AT_TIMESTAMP is Kinesis only).
 _STARTING_POSITIONS = ("LATEST", "TRIM_HORIZON")
+# The on-failure destinations a DynamoDB event source mapping supports (Kafka's are not for streams):
+# https://docs.aws.amazon.com/lambda/latest/dg/services-dynamodb-errors.html
 _DESTINATION_KINDS = {"AWS::SQS::Queue": "sqs", "AWS::SNS::Topic": "sns", "AWS::S3::Bucket": "s3"}
-_REFERABLE_KINDS = {"AWS::SQS::Queue": "sqs", "AWS::SNS::Topic": "sns", "AWS::SecretsManager::Secret": "secret"}
-# The resource property that names each kind, when the template sets it.
-_NAME_PROPERTIES = {"sqs": "QueueName", "sns": "TopicName", "s3": "BucketName", "secret": "Name"}
 # Lambda's own defaults when the template leaves a property out:
 # https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-resource-lambda-eventsourcemapping.html
 DEFAULT_BATCH_SIZE = 100
@@ -31,26 +42,23 @@ DEFAULT_MEMORY_MB = 128
 
 
 @dataclass(frozen=True)
-class TableRef:
-    """An environment value that is the name of a table of the app (``{"Ref": <table>}`` in the template)."""
+class ResourceRef:
+    """An environment value that refers to a resource of the app (``LocalApp.resources[logical_id]``): ``attribute``
+    None for ``{"Ref": id}``, else the ``Fn::GetAtt`` attribute."""
 
     logical_id: str
+    attribute: str | None = None
 
 
 @dataclass(frozen=True)
-class ResourceRef:
-    """An environment value that is an SQS queue, SNS topic or Secrets Manager secret of the app: ``kind`` is
-    ``sqs``, ``sns`` or ``secret``, ``attribute`` None for ``{"Ref": id}`` else the ``Fn::GetAtt`` attribute.
-
-    ``name`` is the resource's own name property, else its logical id; ``secret_string`` the secret's SecretString
-    when the template states one (Default: None: a generated secret).
-    """
+class ResourceSpec:
+    """A resource of the app as its template declares it: its CloudFormation ``resource_type``, its ``properties``,
+    and ``local_name``, the name made from its logical id for a resource that has no name of its own."""
 
     logical_id: str
-    kind: str
-    name: str
-    attribute: str | None = None
-    secret_string: str | None = None
+    resource_type: str
+    local_name: str
+    properties: Mapping[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -78,7 +86,7 @@ class FunctionSpec:
     handler: str
     code_dir: Path | None
     layer_dirs: tuple[Path, ...] = ()
-    environment: Mapping[str, str | TableRef | ResourceRef] = field(default_factory=dict)
+    environment: Mapping[str, str | ResourceRef] = field(default_factory=dict)
     timeout_seconds: int = DEFAULT_TIMEOUT_SECONDS
     memory_mb: int = DEFAULT_MEMORY_MB
     inline_code: str | None = None
@@ -86,12 +94,11 @@ class FunctionSpec:
 
 @dataclass(frozen=True)
 class OnFailureSpec:
-    """An on-failure destination: ``kind`` is ``sqs``, ``sns`` or ``s3``; ``logical_id`` the resource's; ``name`` its
-    own name property (QueueName, TopicName, BucketName), else a name made from its logical id."""
+    """An on-failure destination: ``kind`` is ``sqs``, ``sns`` or ``s3``; ``logical_id`` the resource's (one of
+    ``LocalApp.resources``)."""
 
     kind: str
     logical_id: str
-    name: str
 
 
 @dataclass(frozen=True)
@@ -128,7 +135,8 @@ class LocalApp:
     use the same logical ids, as CloudFormation allows), and a table, function, queue, topic or secret without a name
     of its own is named after it (``Stack-LogicalId`` then). ``origins`` gives each table's and function's stack, by
     its CloudFormation name (the ``stackName``, else the artifact id), and logical id; ``stack_names`` are the
-    CloudFormation names of the stacks read; ``warnings`` lists what could not be carried over.
+    CloudFormation names of the stacks read; ``warnings`` lists what could not be carried over. ``resources`` holds
+    every resource a function's environment or a mapping's on-failure destination refers to, tables included.
     """
 
     tables: Mapping[str, TableSpec]
@@ -137,6 +145,7 @@ class LocalApp:
     warnings: tuple[str, ...] = ()
     stack_names: tuple[str, ...] = ()
     origins: Mapping[str, tuple[str, str]] = field(default_factory=dict)
+    resources: Mapping[str, ResourceSpec] = field(default_factory=dict)
 
     def starting_at(self, position: str) -> LocalApp:
         """This app with every mapping's StartingPosition replaced by ``position`` (LATEST or TRIM_HORIZON).
@@ -179,6 +188,7 @@ class LocalApp:
             tuple(reader.warnings),
             tuple(stack_names),
             reader.origins,
+            reader.resources,
         )
 
 
@@ -207,13 +217,14 @@ class _TemplateReader:
         self.mappings: list[MappingSpec] = []
         self.warnings: list[str] = []
         self.origins: dict[str, tuple[str, str]] = {}
+        self.resources: dict[str, ResourceSpec] = {}
 
     def read_stack(self, root: Path, ids: _StackIds, artifact: Mapping[str, Any], artifacts: Mapping[str, Any]) -> None:
         template = json.loads((root / artifact["properties"]["templateFile"]).read_text())
         resources: dict[str, Any] = template.get("Resources", {})
         assets = _asset_dirs(root, artifact, artifacts)
         for logical_id, resource in resources.items():
-            if resource.get("Type") in _TABLE_TYPES:
+            if resource.get("Type") in TABLE_TYPES:
                 self.tables[ids.key(logical_id)] = _table(ids, logical_id, resource.get("Properties", {}))
                 self.origins[ids.key(logical_id)] = (ids.deployed_name, logical_id)
         for logical_id, resource in resources.items():
@@ -258,7 +269,7 @@ class _TemplateReader:
             # Lambda's Python runtimes put a layer's python/ folder on sys.path:
             # https://docs.aws.amazon.com/lambda/latest/dg/packaging-layers.html#packaging-layers-paths
             layer_dirs.append(layer_dir / "python" if (layer_dir / "python").is_dir() else layer_dir)
-        environment: dict[str, str | TableRef | ResourceRef] = {}
+        environment: dict[str, str | ResourceRef] = {}
         for key, value in properties.get("Environment", {}).get("Variables", {}).items():
             resolved = self._environment_value(ids, value, resources)
             if resolved is None:
@@ -277,10 +288,7 @@ class _TemplateReader:
             inline_code=inline_code,
         )
 
-    @staticmethod
-    def _environment_value(
-        ids: _StackIds, value: Any, resources: Mapping[str, Any]
-    ) -> str | TableRef | ResourceRef | None:
+    def _environment_value(self, ids: _StackIds, value: Any, resources: Mapping[str, Any]) -> str | ResourceRef | None:
         if isinstance(value, str):
             return value
         if isinstance(value, bool):
@@ -290,21 +298,20 @@ class _TemplateReader:
         logical_id = _referenced_id(value)
         if logical_id is None or not isinstance(value, Mapping) or len(value) != 1:
             return None
-        resource = resources.get(logical_id, {})
-        if resource.get("Type") in _TABLE_TYPES and set(value) == {"Ref"}:
-            return TableRef(ids.key(logical_id))
-        kind = _REFERABLE_KINDS.get(resource.get("Type", ""))
-        if kind is None:
+        # A parameter or a pseudo parameter (AWS::Region, ...) is no resource.
+        if logical_id not in resources:
             return None
-        properties = resource.get("Properties", {})
-        secret_string = properties.get("SecretString")
+        self._keep_resource(ids, logical_id, resources)
         attribute = value.get("Fn::GetAtt")
-        return ResourceRef(
+        return ResourceRef(ids.key(logical_id), None if attribute is None else _attribute_name(attribute))
+
+    def _keep_resource(self, ids: _StackIds, logical_id: str, resources: Mapping[str, Any]) -> None:
+        resource = resources[logical_id]
+        self.resources[ids.key(logical_id)] = ResourceSpec(
             logical_id=ids.key(logical_id),
-            kind=kind,
-            name=ids.name(logical_id, properties.get(_NAME_PROPERTIES[kind])),
-            attribute=None if attribute is None else _attribute_name(attribute),
-            secret_string=secret_string if isinstance(secret_string, str) else None,
+            resource_type=str(resource.get("Type", "")),
+            local_name=ids.name(logical_id, None),
+            properties=resource.get("Properties", {}),
         )
 
     def _mapping(
@@ -328,8 +335,8 @@ class _TemplateReader:
             if destination_id is None or kind is None:
                 self.warnings.append(f"{where}: on-failure destination {destination} is not emulated")
             else:
-                name = resources[destination_id].get("Properties", {}).get(_NAME_PROPERTIES[kind])
-                on_failure = OnFailureSpec(kind, ids.key(destination_id), ids.name(destination_id, name))
+                self._keep_resource(ids, destination_id, resources)
+                on_failure = OnFailureSpec(kind, ids.key(destination_id))
         filters = properties.get("FilterCriteria", {}).get("Filters", [])
         return MappingSpec(
             logical_id=ids.key(logical_id),
@@ -351,11 +358,16 @@ class _TemplateReader:
 
 
 def _table(ids: _StackIds, logical_id: str, properties: Mapping[str, Any]) -> TableSpec:
+    return table_spec(ids.key(logical_id), ids.name(logical_id, properties.get("TableName")), properties)
+
+
+def table_spec(logical_id: str, name: str, properties: Mapping[str, Any]) -> TableSpec:
+    """The table ``properties`` (an AWS::DynamoDB::Table's in a template) declare, named ``name``."""
     stream = properties.get("StreamSpecification") or {}
     ttl = properties.get("TimeToLiveSpecification") or {}
     return TableSpec(
-        logical_id=ids.key(logical_id),
-        name=ids.name(logical_id, properties.get("TableName")),
+        logical_id=logical_id,
+        name=name,
         key_schema=tuple(properties.get("KeySchema", [])),
         attribute_definitions=tuple(properties.get("AttributeDefinitions", [])),
         global_secondary_indexes=tuple(properties.get("GlobalSecondaryIndexes", [])),

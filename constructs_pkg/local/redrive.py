@@ -1,36 +1,41 @@
-"""Redrive the batches a DynamoDB event source mapping gave up on: re-read their records and invoke a handler again.
+"""Redrive the batches a DynamoDB event source mapping gave up on, or the runtime quarantined: invoke a handler
+again with their records.
 
 When retries or the record age run out, Lambda sends an invocation record to the mapping's on-failure destination:
 for SQS and SNS only metadata (``DDBStreamBatchInfo``: shard and sequence range), for S3 also the whole event
 (``payload``). https://docs.aws.amazon.com/lambda/latest/dg/services-dynamodb-errors.html
-The records themselves stay in the stream for 24 hours only, so a redrive re-reads them by sequence number, reports
-whatever is gone by number, and invokes the handler in-process or the deployed function.
+The stream runtime (``lambda_src.stream_runtime``) sends a record whose failure is final to the same destination at
+once, in the same shape with ``condition`` "Quarantined", a ``quarantine`` object (the reason, the error type, the
+records' event ids) and the records themselves in ``payload``, unless they were too large (``imagesOmitted``). Its
+``DDBStreamBatchInfo`` has no ``shardId``, since a Lambda event does not carry one.
+
+A batch with a payload is redriven from it, whatever the stream still holds; one without is re-read from the stream
+by sequence number (its shard found by DescribeStream when the message does not name it), which keeps records for 24
+hours only: whatever is gone is reported by number. The handler is invoked in-process or as the deployed function.
 """
 
 from __future__ import annotations
 
-import argparse
-import importlib
 import json
-import sys
 import time
 import uuid
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
-from functools import cache
 from pathlib import Path
 from typing import Any
 
+from constructs_pkg.local.stream_reread import RereadResult, SequenceRange, locate_shard, read_range
 from constructs_pkg.local.wire import lambda_event
 
 __all__ = [
+    "DEFAULT_S3_PREFIX",
+    "QUARANTINE_CONDITION",
+    "QUARANTINE_S3_PREFIX",
     "FailedBatch",
     "FailureMessage",
     "FunctionError",
+    "Quarantine",
     "RedriveResult",
-    "RereadResult",
-    "SequenceRange",
-    "add_redrive_arguments",
     "deployed_function",
     "in_process",
     "messages_from_files",
@@ -40,20 +45,13 @@ __all__ = [
     "read_failed_records",
     "redrive",
     "redrive_messages",
-    "run_redrive",
 ]
 
-# GetRecords returns at most 1,000 records a call:
-# https://docs.aws.amazon.com/amazondynamodb/latest/APIReference/API_streams_GetRecords.html
-GET_RECORDS_LIMIT = 1000
-# GetRecords may return an empty page before it reaches the records of an open shard ("it might take multiple calls
-# to get to a portion of the shard that contains stream records", same page); an open shard's tip answers empty pages
-# forever, so a few empty pages in a row end the read.
-EMPTY_PAGES_AT_TIP = 3
-# Sequence numbers are decimal strings of at least 21 digits; the API refuses shorter ones, so ints are zero-padded.
-SEQUENCE_NUMBER_DIGITS = 21
 # The S3 destination's objects are keyed aws/lambda/<ESM-UUID>/<shardId>/YYYY/MM/DD/...
 DEFAULT_S3_PREFIX = "aws/lambda/"
+# ... and the runtime's quarantined records quarantine/...
+QUARANTINE_S3_PREFIX = "quarantine/"
+QUARANTINE_CONDITION = "Quarantined"
 # Long enough for one receive of ten messages to be redriven (a deployed function may run up to 15 minutes a batch)
 # before SQS shows them again: https://docs.aws.amazon.com/AWSSimpleQueueService/latest/SQSDeveloperGuide/sqs-visibility-timeout.html
 DEFAULT_VISIBILITY_TIMEOUT_SECONDS = 900
@@ -68,15 +66,28 @@ _LOCAL_FUNCTION_TIMEOUT_MS = 900_000
 
 
 @dataclass(frozen=True)
-class FailedBatch:
-    """One batch Lambda discarded, as its on-failure invocation record describes it.
+class Quarantine:
+    """Why the stream runtime quarantined a batch: ``reason`` ("ErrorType: message"), ``error_type``, the records'
+    ``event_ids``, and whether their ``images_omitted`` (too large for the destination: no payload)."""
 
-    ``payload`` is the Lambda event itself when the S3 destination kept it, else ``None`` (SQS and SNS carry metadata
-    only). Sequence numbers are ints: on the wire they are decimal strings of varying length, which compare wrongly.
+    reason: str
+    error_type: str | None = None
+    event_ids: tuple[str, ...] = ()
+    images_omitted: bool = False
+
+
+@dataclass(frozen=True)
+class FailedBatch:
+    """One batch Lambda discarded, or the runtime quarantined, as its on-failure message describes it.
+
+    ``shard_id`` is None when the message does not name it (a quarantine message). ``payload`` is the Lambda event
+    itself when the message kept it (the S3 destination's, a quarantine message's), else ``None`` (SQS and SNS carry
+    metadata only). ``quarantine`` is set for a quarantine message. Sequence numbers are ints: on the wire they are
+    decimal strings of varying length, which compare wrongly.
     """
 
     stream_arn: str
-    shard_id: str
+    shard_id: str | None
     start_sequence_number: int
     end_sequence_number: int
     batch_size: int | None = None
@@ -85,13 +96,14 @@ class FailedBatch:
     approximate_arrival_of_first_record: str | None = None
     approximate_arrival_of_last_record: str | None = None
     payload: dict[str, Any] | None = None
+    quarantine: Quarantine | None = None
 
 
 def parse_failure_message(body: str | Mapping[str, Any]) -> FailedBatch:
-    """The batch an on-failure invocation record describes.
+    """The batch an on-failure invocation record, or a quarantine message, describes.
 
     ``body`` is the SQS message body, an SNS notification (the record is the JSON string in its ``Message``), or the
-    S3 destination's object (the record plus ``payload``), as a JSON string or already decoded.
+    S3 object (the record plus ``payload``), as a JSON string or already decoded.
     Raises ValueError naming what is missing or malformed.
     """
     document = _json_object(body, "the on-failure message")
@@ -103,9 +115,7 @@ def parse_failure_message(body: str | Mapping[str, Any]) -> FailedBatch:
     if not isinstance(info, Mapping):
         found = ", ".join(sorted(document)) or "nothing"
         raise ValueError(f"not a DynamoDB stream on-failure record: no DDBStreamBatchInfo object (found: {found})")
-    missing = [
-        name for name in ("streamArn", "shardId", "startSequenceNumber", "endSequenceNumber") if not info.get(name)
-    ]
+    missing = [name for name in ("streamArn", "startSequenceNumber", "endSequenceNumber") if not info.get(name)]
     if missing:
         raise ValueError(f"DDBStreamBatchInfo lacks {', '.join(missing)}")
     start = _sequence_number(info["startSequenceNumber"], "startSequenceNumber")
@@ -116,7 +126,7 @@ def parse_failure_message(body: str | Mapping[str, Any]) -> FailedBatch:
     batch_size = info.get("batchSize")
     return FailedBatch(
         stream_arn=str(info["streamArn"]),
-        shard_id=str(info["shardId"]),
+        shard_id=str(info["shardId"]) if info.get("shardId") else None,
         start_sequence_number=start,
         end_sequence_number=end,
         batch_size=int(batch_size) if batch_size is not None else None,
@@ -125,6 +135,7 @@ def parse_failure_message(body: str | Mapping[str, Any]) -> FailedBatch:
         approximate_arrival_of_first_record=info.get("approximateArrivalOfFirstRecord"),
         approximate_arrival_of_last_record=info.get("approximateArrivalOfLastRecord"),
         payload=_payload(document["payload"]) if document.get("payload") is not None else None,
+        quarantine=_quarantine(document) if "quarantine" in document else None,
     )
 
 
@@ -145,6 +156,20 @@ def _sequence_number(value: Any, name: str) -> int:
     return int(value)
 
 
+def _quarantine(document: Mapping[str, Any]) -> Quarantine:
+    quarantine = _json_object(document["quarantine"], "the quarantine object")
+    event_ids = quarantine.get("eventIDs") or []
+    if not isinstance(event_ids, list):
+        raise ValueError(f"the quarantine object's eventIDs is not a list but {type(event_ids).__name__}")
+    error_type = quarantine.get("errorType")
+    return Quarantine(
+        reason=str(quarantine.get("reason", "")),
+        error_type=str(error_type) if error_type is not None else None,
+        event_ids=tuple(str(event_id) for event_id in event_ids),
+        images_omitted=bool(quarantine.get("imagesOmitted", False)),
+    )
+
+
 def _payload(value: Any) -> dict[str, Any]:
     payload = _json_object(value, "the payload")
     if not isinstance(payload.get("Records"), list):
@@ -155,138 +180,14 @@ def _payload(value: Any) -> dict[str, Any]:
 # --- re-reading the stream ----------------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class SequenceRange:
-    """Sequence numbers ``first`` to ``last``, both included. Sequence numbers are not consecutive: a range says
-    where records are missing, not how many."""
-
-    first: int
-    last: int
-
-    def __str__(self) -> str:
-        return str(self.first) if self.first == self.last else f"{self.first}..{self.last}"
-
-
-@dataclass(frozen=True)
-class RereadResult:
-    """The records of a failed batch still in the stream, in stream order as GetRecords returns them, and the
-    sequence ranges known to be gone (trimmed after 24 hours, or never found before the shard ended)."""
-
-    records: list[dict[str, Any]]
-    trimmed: list[SequenceRange]
-
-
 def read_failed_records(streams_client: Any, batch: FailedBatch) -> RereadResult:
-    """Re-read ``batch``'s records from its shard: AT_SEQUENCE_NUMBER its start, GetRecords up to its end.
-
-    An expired iterator (they live 15 minutes) is renewed after the last record read; records trimmed from the
-    stream are reported by sequence range, never silently dropped. Always reads the stream, even when ``batch``
-    carries a payload.
-    https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/Streams.html#Streams.Processing
-    """
-    reader = _ShardReader(streams_client, batch)
-    return reader.read()
-
-
-class _ShardReader:
-    def __init__(self, streams_client: Any, batch: FailedBatch) -> None:
-        self._client = streams_client
-        self._batch = batch
-        self._records: list[dict[str, Any]] = []
-        self._trimmed: list[SequenceRange] = []
-        self._last_read: int | None = None
-        # The lowest sequence number not yet accounted for, when the iterator may have skipped records before it.
-        self._gap_from: int | None = None
-
-    def read(self) -> RereadResult:
-        iterator: str | None = self._start_iterator()
-        empty_pages = 0
-        while iterator is not None:
-            try:
-                page = self._client.get_records(ShardIterator=iterator, Limit=GET_RECORDS_LIMIT)
-            except self._client.exceptions.ExpiredIteratorException:
-                iterator = self._resume_iterator()
-                continue
-            except self._client.exceptions.TrimmedDataAccessException:
-                # The iterator points at records the stream no longer holds: resume at the oldest it still has.
-                self._gap_from = self._next_expected()
-                iterator = self._iterator("TRIM_HORIZON")
-                continue
-            records = page["Records"]
-            empty_pages = empty_pages + 1 if not records else 0
-            if empty_pages >= EMPTY_PAGES_AT_TIP or self._take(records):
-                break
-            iterator = page.get("NextShardIterator")
-        if self._last_read is None or self._last_read < self._batch.end_sequence_number:
-            self._trimmed.append(SequenceRange(self._next_expected(), self._batch.end_sequence_number))
-        return RereadResult(self._records, _merged(self._trimmed))
-
-    def _take(self, records: Sequence[dict[str, Any]]) -> bool:
-        """Keeps the records of the batch's range; True once the range is read."""
-        for record in records:
-            number = int(record["dynamodb"]["SequenceNumber"])
-            if number < self._next_expected():
-                continue
-            expected = self._next_expected()
-            at_start = self._last_read is None and number > self._batch.start_sequence_number
-            if (self._gap_from is not None or at_start) and number > expected:
-                self._trimmed.append(SequenceRange(expected, min(number - 1, self._batch.end_sequence_number)))
-            self._gap_from = None
-            if number > self._batch.end_sequence_number:
-                return True
-            self._records.append(record)
-            self._last_read = number
-            if number == self._batch.end_sequence_number:
-                return True
-        return False
-
-    def _next_expected(self) -> int:
-        if self._gap_from is not None:
-            return self._gap_from
-        return self._batch.start_sequence_number if self._last_read is None else self._last_read + 1
-
-    def _start_iterator(self) -> str | None:
-        errors = self._client.exceptions
-        try:
-            return self._iterator("AT_SEQUENCE_NUMBER", self._batch.start_sequence_number)
-        except errors.TrimmedDataAccessException:
-            pass
-        except errors.ClientError as error:
-            # DynamoDB Local answers a sequence number before its oldest record with a ValidationException where
-            # DynamoDB answers TrimmedDataAccessException; the oldest record tells which one this is.
-            if error.response["Error"]["Code"] != "ValidationException" or not self._starts_after_trim_horizon():
-                raise
-        self._gap_from = self._batch.start_sequence_number
-        return self._iterator("TRIM_HORIZON")
-
-    def _starts_after_trim_horizon(self) -> bool:
-        oldest = self._client.get_records(ShardIterator=self._iterator("TRIM_HORIZON"), Limit=1)["Records"]
-        return bool(oldest) and int(oldest[0]["dynamodb"]["SequenceNumber"]) > self._batch.start_sequence_number
-
-    def _resume_iterator(self) -> str | None:
-        if self._last_read is None:
-            return self._start_iterator()
-        return self._iterator("AFTER_SEQUENCE_NUMBER", self._last_read)
-
-    def _iterator(self, iterator_type: str, sequence_number: int | None = None) -> str | None:
-        position = (
-            {} if sequence_number is None else {"SequenceNumber": f"{sequence_number:0{SEQUENCE_NUMBER_DIGITS}d}"}
-        )
-        answer = self._client.get_shard_iterator(
-            StreamArn=self._batch.stream_arn, ShardId=self._batch.shard_id, ShardIteratorType=iterator_type, **position
-        )
-        iterator: str | None = answer.get("ShardIterator")
-        return iterator
-
-
-def _merged(ranges: Iterable[SequenceRange]) -> list[SequenceRange]:
-    merged: list[SequenceRange] = []
-    for each in sorted(ranges, key=lambda span: span.first):
-        if merged and each.first <= merged[-1].last + 1:
-            merged[-1] = SequenceRange(merged[-1].first, max(merged[-1].last, each.last))
-        else:
-            merged.append(each)
-    return merged
+    """Re-read ``batch``'s records from its shard (found by DescribeStream when ``batch`` does not name it), even when
+    ``batch`` carries a payload; records no longer in the stream are reported by sequence range."""
+    wanted = SequenceRange(batch.start_sequence_number, batch.end_sequence_number)
+    shard_id = batch.shard_id or locate_shard(streams_client, batch.stream_arn, batch.start_sequence_number)
+    if shard_id is None:
+        return RereadResult([], [wanted])
+    return read_range(streams_client, batch.stream_arn, shard_id, wanted)
 
 
 # --- invoking a handler -------------------------------------------------------------------------------------------
@@ -299,7 +200,7 @@ class FunctionError(RuntimeError):
 
 @dataclass(frozen=True)
 class RedriveResult:
-    """What one redrive did: ``reread`` records found in the stream (0 when the S3 payload was used), ``delivered``
+    """What one redrive did: ``reread`` records found in the stream (0 when the payload was used), ``delivered``
     records in the event, the handler's ``response`` and the sequence numbers it reported in ``batchItemFailures``,
     the ``error`` it raised, and the ranges already ``trimmed`` from the stream."""
 
@@ -322,8 +223,9 @@ class RedriveResult:
 def redrive(
     batch: FailedBatch, invoke: Callable[[dict[str, Any]], Any], *, streams_client: Any = None
 ) -> RedriveResult:
-    """Invoke ``invoke`` with the Lambda event of ``batch``'s records: its S3 payload when kept, else the records
-    re-read with ``streams_client`` (a boto3 ``dynamodbstreams`` client; Default: - required without a payload).
+    """Invoke ``invoke`` with the Lambda event of ``batch``'s records: its payload when the message kept it, else the
+    records re-read with ``streams_client`` (a boto3 ``dynamodbstreams`` client; Default: - required without a
+    payload). The result's ``batch`` names the shard read, when ``batch`` did not.
 
     A handler that raises, or returns a partial batch response with failures, is reported, not raised: Lambda
     would retry from the lowest failed sequence number, so ``failed`` counts the records from there on.
@@ -334,6 +236,8 @@ def redrive(
     else:
         if streams_client is None:
             raise ValueError("streams_client is required to re-read a batch the on-failure record holds no payload of")
+        if batch.shard_id is None:
+            batch = replace(batch, shard_id=locate_shard(streams_client, batch.stream_arn, batch.start_sequence_number))
         found = read_failed_records(streams_client, batch)
         event, reread, trimmed = lambda_event(found.records, batch.stream_arn), len(found.records), found.trimmed
     records = event["Records"]
@@ -508,112 +412,3 @@ def redrive_messages(
         if result.succeeded and message.delete is not None:
             message.delete()
         yield message, result
-
-
-# --- the command line ---------------------------------------------------------------------------------------------
-
-
-def add_redrive_arguments(parser: argparse.ArgumentParser) -> None:
-    """The options of ``python -m constructs_pkg.local redrive``: where the on-failure records are, which handler
-    to invoke, which DynamoDB to re-read from."""
-    sources = parser.add_argument_group("on-failure records (at least one)")
-    sources.add_argument("--queue-url", help="the SQS on-failure queue (or a queue subscribed to the SNS topic)")
-    sources.add_argument("--sns-message-file", action="append", default=[], metavar="PATH",
-                         help="an SNS notification saved as JSON (repeatable)")  # fmt: skip
-    sources.add_argument("--s3-bucket", help="the S3 on-failure bucket; its records carry the whole event")
-    sources.add_argument("--s3-prefix", default=DEFAULT_S3_PREFIX,
-                         help=f"key prefix in --s3-bucket (Default: {DEFAULT_S3_PREFIX})")  # fmt: skip
-    sources.add_argument("--message-file", action="append", default=[], metavar="PATH",
-                         help="an on-failure record saved as JSON: SQS body or S3 object (repeatable)")  # fmt: skip
-    target = parser.add_argument_group("handler (exactly one)").add_mutually_exclusive_group(required=True)
-    target.add_argument("--handler", metavar="MODULE:FUNCTION", help="invoke this handler in-process")
-    target.add_argument("--function-name", help="invoke this deployed Lambda function (name or ARN)")
-    parser.add_argument("--code-dir", default=".", help="where --handler's module is (Default: .)")
-    parser.add_argument("--layer-dir", action="append", default=[], metavar="PATH",
-                        help="a Lambda layer's directory, for --handler's imports (repeatable)")  # fmt: skip
-    parser.add_argument("--dynamodb-endpoint", metavar="URL",
-                        help="DynamoDB Local's endpoint (Default: - AWS, boto3's default credentials)")  # fmt: skip
-    parser.add_argument("--delete", action="store_true",
-                        help="delete each SQS message once its batch was redriven in full (Default: keep)")  # fmt: skip
-
-
-def run_redrive(args: argparse.Namespace) -> int:
-    """Redrive every record the arguments name, one line per batch. Exit code 0 when every batch was redriven in
-    full, 1 when a record failed again or was gone, 2 when no source was given."""
-    messages = _messages(args)
-    if messages is None:
-        print("redrive: give --queue-url, --sns-message-file, --s3-bucket or --message-file", file=sys.stderr)
-        return 2
-    invoke = _invoker(args)
-    exit_code = 0
-    for message, outcome in redrive_messages(messages, invoke, streams_client_for=_streams_client_for(args)):
-        if isinstance(outcome, ValueError):
-            print(f"{message.source}: skipped, {outcome}")
-            exit_code = 1
-            continue
-        print(_report_line(outcome))
-        if not outcome.succeeded:
-            exit_code = 1
-    return exit_code
-
-
-def _messages(args: argparse.Namespace) -> Iterator[FailureMessage] | None:
-    import boto3
-
-    sources: list[Iterator[FailureMessage]] = []
-    if args.sns_message_file or args.message_file:
-        sources.append(messages_from_files([*args.sns_message_file, *args.message_file]))
-    if args.s3_bucket:
-        sources.append(messages_from_s3(boto3.client("s3"), args.s3_bucket, args.s3_prefix))
-    if args.queue_url:
-        sources.append(messages_from_sqs(boto3.client("sqs"), args.queue_url, delete_after=args.delete))
-    if not sources:
-        return None
-    return (message for source in sources for message in source)
-
-
-def _invoker(args: argparse.Namespace) -> Callable[[dict[str, Any]], Any]:
-    if args.function_name:
-        import boto3
-
-        return deployed_function(args.function_name, boto3.client("lambda"))
-    module_name, _, function_name = args.handler.partition(":")
-    if not module_name or not function_name:
-        raise SystemExit(f"redrive: --handler must be MODULE:FUNCTION, got {args.handler!r}")
-    # A Python layer's packages are under python/ in the layer: https://docs.aws.amazon.com/lambda/latest/dg/packaging-layers.html
-    layers = [Path(layer) / "python" if (Path(layer) / "python").is_dir() else Path(layer) for layer in args.layer_dir]
-    for path in reversed([Path(args.code_dir), *layers]):
-        sys.path.insert(0, str(path.resolve()))
-    handler = getattr(importlib.import_module(module_name), function_name)
-    return in_process(handler, function_name=module_name)
-
-
-def _streams_client_for(args: argparse.Namespace) -> Callable[[str], Any]:
-    if args.dynamodb_endpoint:
-        from constructs_pkg.local.dynamodb_local import local_client
-
-        return lambda _stream_arn: local_client(args.dynamodb_endpoint, "dynamodbstreams")
-
-    @cache
-    def streams_client(region: str) -> Any:
-        import boto3
-
-        return boto3.client("dynamodbstreams", region_name=region)
-
-    # A stream is read in its own region, whatever the default one: arn:aws:dynamodb:<region>:<account>:table/...
-    return lambda stream_arn: streams_client(stream_arn.split(":")[3])
-
-
-def _report_line(result: RedriveResult) -> str:
-    batch = result.batch
-    reread = "from S3 payload" if result.from_payload else f"re-read {result.reread}"
-    trimmed = ", ".join(map(str, result.trimmed)) or "0"
-    line = (
-        f"{batch.shard_id} {SequenceRange(batch.start_sequence_number, batch.end_sequence_number)}: {reread}, "
-        f"delivered {result.delivered}, failed {result.failed}, trimmed {trimmed}"
-    )
-    if result.failed_item_identifiers:
-        line += f" (batchItemFailures: {', '.join(result.failed_item_identifiers)})"
-    if result.error:
-        line += f" ({result.error})"
-    return line

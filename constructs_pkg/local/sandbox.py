@@ -22,7 +22,7 @@ from importlib.abc import MetaPathFinder
 from importlib.machinery import ModuleSpec
 from pathlib import Path
 from types import ModuleType
-from typing import Any, TypeVar
+from typing import Any, Generic, TypeVar
 
 __all__ = ["ModuleSandbox"]
 
@@ -40,16 +40,17 @@ class ModuleSandbox:
             name for directory in directories for name in _top_level_names(directory) if name not in installed
         )
         self._finder = _OwnNamesFinder(self.own_names, self._directories)
-        self._modules: dict[str, ModuleType] = {}
-        self._loggers: dict[str, Any] = {}
+        self._modules = _Swapped(sys.modules, self.own_names)
+        # Loggers are module state too (handlers added at import): each function configures its own.
+        self._loggers = _Swapped(logging.root.manager.loggerDict, self.own_names)
         self._boto3_session: Any = None
 
     @contextlib.contextmanager
     def entered(self) -> Iterator[None]:
         """Inside: this function's modules and loggers are the process's ones, and its layers close ``sys.path``."""
-        other_modules = self._swap_in(sys.modules, self._modules)
-        # Loggers are module state too (handlers added at import): each function configures its own.
-        other_loggers = self._swap_in(logging.root.manager.loggerDict, self._loggers)
+        self._finder.imported = False
+        self._modules.swap_in()
+        self._loggers.swap_in()
         sys.meta_path.insert(0, self._finder)
         sys.path.extend(self._directories)
         boto3: Any = sys.modules.get("boto3")
@@ -68,15 +69,46 @@ class ModuleSandbox:
             for directory in reversed(self._directories):
                 del sys.path[len(sys.path) - 1 - sys.path[::-1].index(directory)]
             sys.meta_path.remove(self._finder)
-            self._loggers = self._swap_in(logging.root.manager.loggerDict, other_loggers)
-            self._modules = self._swap_in(sys.modules, other_modules)
+            # Every import inside asked the finder first; without one, only a direct sys.modules edit could have
+            # changed the registry, and that changes its size.
+            self._loggers.swap_out(changed=self._finder.imported)
+            self._modules.swap_out(changed=self._finder.imported)
 
-    def _swap_in(self, registry: dict[str, _T], entries: dict[str, _T]) -> dict[str, _T]:
-        """Put ``entries`` in ``registry`` in place of the own names' current entries, which are returned."""
-        current = {name: value for name, value in registry.items() if name.partition(".")[0] in self.own_names}
+
+class _Swapped(Generic[_T]):
+    """The entries of ``registry`` (sys.modules, or the logger registry) under ``own_names`` (``name`` or
+    ``name.*``): the sandbox's own while it is entered, the others' while it is not.
+
+    Finding them means reading every entry of the registry, thousands of them; that is skipped when the registry's
+    size says nothing came or went since the last swap: the entries are then the ones the swap left there.
+    """
+
+    def __init__(self, registry: dict[str, _T], own_names: frozenset[str]) -> None:
+        self._registry = registry
+        self._own_names = own_names
+        # The sandbox's entries while it is out; the others' (what it took out) while it is in.
+        self._kept: dict[str, _T] = {}
+        # The registry's size right after the last swap, and the own names' entries it then held.
+        self._size_after_swap: int | None = None
+        self._present: dict[str, _T] = {}
+
+    def swap_in(self) -> None:
+        self._kept = self._swap(self._kept, changed=False)
+
+    def swap_out(self, *, changed: bool) -> None:
+        self._kept = self._swap(self._kept, changed=changed)
+
+    def _swap(self, entries: dict[str, _T], *, changed: bool) -> dict[str, _T]:
+        """Put ``entries`` in place of the own names' current entries, which are returned."""
+        registry = self._registry
+        if changed or len(registry) != self._size_after_swap:
+            current = {name: value for name, value in registry.items() if name.partition(".")[0] in self._own_names}
+        else:
+            current = self._present
         for name in current:
             del registry[name]
         registry.update(entries)
+        self._size_after_swap, self._present = len(registry), entries
         return current
 
 
@@ -86,10 +118,13 @@ class _OwnNamesFinder(MetaPathFinder):
     def __init__(self, own_names: frozenset[str], directories: list[str]) -> None:
         self._own_names = own_names
         self._directories = directories
+        # Whether an import asked since the sandbox was last entered: it may have added to sys.modules.
+        self.imported = False
 
     def find_spec(
         self, fullname: str, path: Sequence[str] | None, target: ModuleType | None = None
     ) -> ModuleSpec | None:
+        self.imported = True
         if path is not None or fullname not in self._own_names:
             return None
         return importlib.machinery.PathFinder.find_spec(fullname, self._directories)

@@ -13,6 +13,9 @@ __all__ = ["lambda_event", "lambda_record"]
 def lambda_event(records: Sequence[Mapping[str, Any]], stream_arn: str) -> dict[str, Any]:
     """The event Lambda delivers for ``records`` (from GetRecords): typed JSON with numbers as strings, binary as
     base64, ApproximateCreationDateTime in epoch seconds, and eventSourceARN: https://docs.aws.amazon.com/lambda/latest/dg/with-ddb.html
+
+    Made of new objects throughout (the strings and numbers aside), as if parsed from the payload: a handler may
+    keep or change it without touching ``records``.
     """
     return {"Records": [lambda_record(record, stream_arn) for record in records]}
 
@@ -40,7 +43,7 @@ def lambda_record(record: Mapping[str, Any], stream_arn: str) -> dict[str, Any]:
 
 
 def _wire_value(value: Mapping[str, Any]) -> dict[str, Any]:
-    """A boto3 attribute value as JSON carries it: boto3 decodes B and BS to bytes, the wire has base64."""
+    """A boto3 attribute value as JSON carries it (boto3 decodes B and BS to bytes, the wire has base64), new."""
     ((tag, payload),) = value.items()
     match tag:
         case "B":
@@ -51,4 +54,6 @@ def _wire_value(value: Mapping[str, Any]) -> dict[str, Any]:
             return {"L": [_wire_value(item) for item in payload]}
         case "M":
             return {"M": {name: _wire_value(item) for name, item in payload.items()}}
+        case "SS" | "NS":
+            return {tag: list(payload)}
     return {tag: payload}
