@@ -31,8 +31,9 @@ def test_the_local_tooling_runs_without_the_cdk() -> None:
     # The redrive and run --aws tools serve operators whose machines may have boto3 and no Node.js: importing them
     # must not import aws_cdk (whose import starts jsii's Node.js process).
     probe = (
-        "import sys, constructs_pkg.local.__main__, constructs_pkg.local.redrive, constructs_pkg.local.redrive_cli, "
+        "import importlib, sys, constructs_pkg.local.__main__ as cli, constructs_pkg.local.redrive, "
         "constructs_pkg.local.deployed, constructs_pkg.local.providers, constructs_pkg.local.runner; "
+        "[importlib.import_module(command) for command in cli.COMMANDS]; "
         "print(sorted(name for name in sys.modules if name.startswith('aws_cdk')))"
     )
     loaded = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True, cwd=ROOT)

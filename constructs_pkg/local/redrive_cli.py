@@ -24,7 +24,16 @@ from constructs_pkg.local.redrive import (
 )
 from constructs_pkg.local.stream_reread import SequenceRange
 
-__all__ = ["add_redrive_arguments", "run_redrive"]
+__all__ = ["add_command", "add_redrive_arguments", "run_redrive"]
+
+
+def add_command(commands: Any) -> None:
+    """Add ``redrive`` to the subcommands ``commands`` (argparse's subparsers)."""
+    parser = commands.add_parser(
+        "redrive", help="invoke a handler again with the failed or quarantined batches of on-failure messages"
+    )
+    add_redrive_arguments(parser)
+    parser.set_defaults(run_command=run_redrive)
 
 
 def add_redrive_arguments(parser: argparse.ArgumentParser) -> None:
