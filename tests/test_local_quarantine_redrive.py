@@ -14,13 +14,22 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from aws_cdk import Stack
+from aws_cdk import aws_dynamodb as dynamodb
+from aws_cdk import aws_lambda as lambda_
+from conftest import synth_like_app
 from dynamodb_local import DynamoDBLocal, StreamReader
 
+from constructs_pkg import StreamTriggeredTable
+from constructs_pkg.local.assembly import LocalApp
 from constructs_pkg.local.dynamodb_local import REGION, local_client
-from constructs_pkg.local.endpoints import running_moto_server
+from constructs_pkg.local.endpoints import LocalEndpoints, running_moto_server
 from constructs_pkg.local.redrive import Quarantine, in_process, parse_failure_message, redrive
+from constructs_pkg.local.runner import LocalRunner
 from constructs_pkg.local.stream_reread import SequenceRange, locate_shard
 from constructs_pkg.local.wire import lambda_event
+from lambda_src.stream_runtime import PermanentError
+from lambda_src.stream_runtime.quarantine import quarantine_message as runtime_quarantine_message
 
 ROOT = Path(__file__).resolve().parent.parent
 FUNCTION_ARN = f"arn:aws:lambda:{REGION}:123456789012:function:orders-handler"
@@ -62,40 +71,19 @@ def stream(dynamodb_local: DynamoDBLocal) -> Stream:
     return Stream(dynamodb_local)
 
 
+class _Context:
+    aws_request_id = "f3b1c2d4-5e6f-4a7b-8c9d-0e1f2a3b4c5d"
+    invoked_function_arn = FUNCTION_ARN
+    function_name = "orders-handler"
+
+
 def quarantine_message(stream_arn: str, records: list[dict[str, Any]], *, with_records: bool = True) -> dict[str, Any]:
-    """A quarantine message as the stream runtime sends it: Lambda's on-failure shape, no shardId, the records in
-    ``payload`` exactly as Lambda delivered them, or ``imagesOmitted`` when they were too large."""
-    event = lambda_event(records, stream_arn)
-    quarantine: dict[str, Any] = {
-        "reason": REASON,
-        "errorType": "PermanentError",
-        "eventIDs": [record["eventID"] for record in event["Records"]],
-    }
-    message: dict[str, Any] = {
-        "version": "1.0",
-        "timestamp": "2026-01-14T00:13:49.717Z",
-        "requestContext": {
-            "requestId": str(uuid.uuid4()),
-            "functionArn": FUNCTION_ARN,
-            "condition": "Quarantined",
-            "approximateInvokeCount": 1,
-        },
-        "responseContext": {"statusCode": 200, "executedVersion": "$LATEST", "functionError": "PermanentError"},
-        "quarantine": quarantine,
-        "DDBStreamBatchInfo": {
-            "streamArn": stream_arn,
-            "startSequenceNumber": records[0]["dynamodb"]["SequenceNumber"],
-            "endSequenceNumber": records[-1]["dynamodb"]["SequenceNumber"],
-            "batchSize": len(records),
-            "approximateArrivalOfFirstRecord": "2026-01-14T00:13:19Z",
-            "approximateArrivalOfLastRecord": "2026-01-14T00:13:19Z",
-        },
-    }
-    if with_records:
-        message["payload"] = event
-    else:
-        quarantine["imagesOmitted"] = True
-    return message
+    """The quarantine message the stream runtime itself sends for ``records`` (as GetRecords returned them), with
+    their records or, as for records too large for the destination, without them."""
+    error = PermanentError(REASON.removeprefix("PermanentError: "))
+    return runtime_quarantine_message(
+        lambda_event(records, stream_arn)["Records"], error, _Context(), with_records=with_records
+    )
 
 
 def _record(sequence_number: str, key: str) -> dict[str, Any]:
@@ -342,3 +330,77 @@ def test_the_cli_reads_both_lambdas_and_the_runtimes_objects_from_a_bucket_witho
     assert lambda_line.startswith(shard["ShardId"]) and ": from payload, delivered 1" in lambda_line
     assert f": quarantined ({REASON}), from payload, delivered 1" in quarantine_line
     assert _delivered_keys(seen) == [["lambda"], ["runtime"]]
+
+
+# --- end to end: the runner, the runtime's quarantine, the redrive --------------------------------------------------
+
+_POISONED_HANDLER = """
+from lambda_src.stream_runtime import PermanentError, process_stream_batch
+
+
+def handle(record):
+    if record.new_image["price"] == "not-a-number":
+        raise PermanentError("price 'not-a-number' is not a number")
+
+
+def handler(event, context):
+    return process_stream_batch(event, context, handle)
+"""
+
+
+def test_a_permanent_failure_is_quarantined_by_the_runner_and_redriven_after_the_fix(
+    dynamodb_local: DynamoDBLocal, moto_endpoint: str, tmp_path: Path
+) -> None:
+    # GIVEN a StreamTriggeredTable with its defaults, synthesized as cdk synth does, whose handler refuses one item of
+    # a hundred for good
+    (tmp_path / "handler").mkdir()
+    (tmp_path / "handler" / "app.py").write_text(_POISONED_HANDLER)
+    app = synth_like_app(tmp_path / "cdk.out")
+    StreamTriggeredTable(
+        Stack(app, "Poisoned"),
+        "Orders",
+        partition_key=dynamodb.Attribute(name="pk", type=dynamodb.AttributeType.STRING),
+        code=lambda_.Code.from_asset(str(tmp_path / "handler")),
+        handler="app.handler",
+    )
+    app.synth()
+    local_app = LocalApp.from_assembly(tmp_path / "cdk.out", ["Poisoned"])
+    runner = LocalRunner(
+        local_app, LocalEndpoints.with_moto(dynamodb_local.endpoint_url, moto_endpoint), table_prefix="poisoned-"
+    )
+    runner.create_tables()
+    runner.start()
+    (table,) = runner.table_names.values()
+    for number in range(100):
+        price = "not-a-number" if number == 42 else str(number)
+        runner.dynamodb_client.put_item(
+            TableName=table, Item={"pk": {"S": f"order-{number:03}"}, "price": {"S": price}}
+        )
+
+    # WHEN the runner carries the stream
+    stats = runner.run_until_idle(timeout=60, quiet_seconds=0.5)
+
+    # THEN one invocation took the whole batch past the poison record, which waits in the on-failure queue, whole
+    assert (len(stats.invocations), stats.failed_invocations, stats.records_succeeded) == (1, 0, 100)
+    assert stats.on_failure_messages == []
+    (queue_url,) = runner.on_failure_destinations.values()
+    sqs = local_client(moto_endpoint, "sqs")
+    (message,) = sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10, WaitTimeSeconds=1)["Messages"]
+    body = json.loads(message["Body"])
+    assert body["quarantine"]["reason"] == REASON
+    assert [record["dynamodb"]["Keys"]["pk"]["S"] for record in body["payload"]["Records"]] == ["order-042"]
+    sqs.change_message_visibility(QueueUrl=queue_url, ReceiptHandle=message["ReceiptHandle"], VisibilityTimeout=0)
+
+    # AND WHEN the user redrives the queue with the fixed handler, as the README shows
+    seen = _recording_handler(tmp_path / "fixed")
+    (layer,) = local_app.functions[next(iter(local_app.functions))].layer_dirs
+    done = _redrive_command(
+        moto_endpoint, dynamodb_local, "--queue-url", queue_url, "--handler", "app:handler",
+        "--code-dir", str(tmp_path / "fixed"), "--layer-dir", str(layer), "--delete",
+    )  # fmt: skip
+
+    # THEN the quarantined record reached it from the message alone, and the queue is empty
+    assert done.returncode == 0, done.stderr
+    assert "from payload, delivered 1, failed 0" in done.stdout
+    assert _delivered_keys(seen) == [["order-042"]]
+    assert sqs.receive_message(QueueUrl=queue_url, WaitTimeSeconds=0).get("Messages", []) == []
