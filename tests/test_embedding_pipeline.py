@@ -11,6 +11,8 @@ import base64
 import importlib
 import json
 import math
+import random
+import struct
 import sys
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -29,10 +31,19 @@ from constructs_pkg.local.stubs.s3_vectors import S3VectorsStub, s3_vectors_erro
 from constructs_pkg.local.stubs.server import Reply
 from constructs_pkg.local.stubs.voyage import API_KEY as VOYAGE_KEY
 from constructs_pkg.local.stubs.voyage import DEFAULT_DIMENSIONS, VoyageStub, embedding_of
-from lambda_src.embedding_pipeline import ConfigError, PipelineConfig, float32_values, vector_id, vector_metadata
+from lambda_src.embedding_pipeline import (
+    ConfigError,
+    PipelineConfig,
+    float32_values,
+    serialized_size,
+    vector_id,
+    vector_metadata,
+)
 from lambda_src.embedding_pipeline.config import PineconeConfig, VoyageConfig
 from lambda_src.providers import Vector
+from lambda_src.providers.pinecone import PineconeIndex
 from lambda_src.providers.secrets import api_key
+from lambda_src.stream_runtime import PermanentError
 
 APP = "lambda_src.embedding_pipeline.app"
 REGION = "us-east-1"
@@ -419,6 +430,71 @@ def test_float32_values_are_exact_and_short() -> None:
     rounded = float32_values(values)
     assert all(len(repr(value)) <= len("-0.") + 9 + 4 for value in rounded)  # nine digits, maybe an exponent
     assert float32_values(rounded) == rounded
+
+
+def float32_the_long_way(values: Sequence[float]) -> list[float]:
+    """Each value packed as a float32, then written with nine significant digits and read back."""
+    rounded = struct.unpack(f"<{len(values)}f", struct.pack(f"<{len(values)}f", *values))
+    return [float(f"{value:.9g}") for value in rounded]
+
+
+def test_float32_values_write_the_json_that_json_dumps_would() -> None:
+    # GIVEN float32s of every exponent, subnormals among them, with and without whole numbers (which "%.9g" alone
+    # would write as 1 rather than 1.0)
+    patterns = [random.Random(7).getrandbits(32) for _ in range(20_000)]
+    every_exponent = [
+        value
+        for value in struct.unpack(f"<{len(patterns)}f", struct.pack(f"<{len(patterns)}I", *patterns))
+        if math.isfinite(value)
+    ]
+    fractions = [value for value in every_exponent if not value.is_integer()]
+    whole = [0.0, -0.0, 1.0, -3.0, 2.0**24, 1234567936.0, 3.4028234663852886e38]
+    for values in (fractions, every_exponent, [0.1, -1e-45, *whole], embedding_of("tides", 1024), []):
+        # WHEN they are rounded
+        rounded = float32_values(values)
+
+        # THEN their JSON is json.dumps of what they read back as, the float32s the long way
+        expected = float32_the_long_way(values)
+        assert rounded.json == json.dumps(expected, separators=(",", ":"))
+        assert len(rounded) == len(values)
+        assert list(rounded) == expected and all(type(value) is float for value in rounded)
+
+
+@pytest.mark.parametrize("value", [math.nan, math.inf, -math.inf, 1e39, 10**400, "0.5", None])
+def test_float32_values_refuse_what_a_float32_cannot_hold(value: Any) -> None:
+    with pytest.raises(PermanentError, match=r"^the embedding is not a list of finite float32 numbers: "):
+        float32_values([0.5, value])
+
+
+def test_serialized_size_is_the_length_of_the_vectors_json() -> None:
+    for values in ([*embedding_of("tides", 64), 1.0], []):
+        for metadata in ({}, {"title": "Marées \u263e", "tags": ["moon", "sea"], "views": 3}):
+            vector = Vector("CONTENT#\u00fc#1", float32_values(values), metadata)
+            as_json = json.dumps({"id": vector.id, "values": list(vector.values), "metadata": metadata})
+            assert serialized_size(vector) == len(as_json)
+            assert serialized_size(Vector(vector.id, list(vector.values), metadata)) == len(as_json)
+
+
+def test_a_pinecone_upsert_is_the_compact_json_of_its_vectors(pinecone: PineconeStub) -> None:
+    # GIVEN a vector rounded by float32_values, a whole number among its values, and one of plain floats
+    index = PineconeIndex(index_url=pinecone.url, namespace="articles", api_key=PINECONE_KEY)
+    rounded = Vector(id_of(1), float32_values([0.1, 1.0, -2.5e-7]), {"title": "Marées \u263e", "views": 3})
+    plain = Vector(id_of(2), [0.5, 0.125, 2.0])
+
+    # WHEN they are upserted
+    index.upsert([rounded, plain], timeout=5)
+
+    # THEN the body is what json.dumps writes of the documented request
+    (upsert,) = pinecone.requests
+    expected = {
+        "vectors": [
+            {"id": id_of(1), "values": list(rounded.values), "metadata": {"title": "Marées \u263e", "views": 3}},
+            {"id": id_of(2), "values": [0.5, 0.125, 2.0]},
+        ],
+        "namespace": "articles",
+    }
+    assert upsert.body == json.dumps(expected, separators=(",", ":")).encode()
+    assert stored(pinecone, id_of(1))["values"] == [0.100000001, 1.0, -2.49999999e-07]
 
 
 # --- Voyage to Pinecone ----------------------------------------------------------------------------------------------
@@ -938,6 +1014,16 @@ class VowelCounts:
         return [[float(text.count(vowel)) for vowel in "aeiou"] for text in texts]
 
 
+class NaNForMarkedTexts:
+    """A plug-in model whose embedding of a text holding "NaN" holds a NaN, which no store keeps."""
+
+    max_batch_texts = 10
+    max_batch_tokens = 10_000
+
+    def embed(self, texts: Sequence[str], *, timeout: float) -> list[list[float]]:
+        return [[math.nan if "NaN" in text else 0.5, 0.25] for text in texts]
+
+
 class MemoryStore:
     """A plug-in store that keeps vectors in a dict and cannot update metadata alone."""
 
@@ -977,9 +1063,32 @@ def test_plugins_are_built_from_their_class_paths(load: Callable[..., ModuleType
 
     assert [len(texts) for texts in VowelCounts.calls] == [2, 1]
     store = MemoryStore.instances[-1]
-    assert {key: list(vector.values) for key, vector in store.vectors.items()} == {
+    assert {key: vector.values for key, vector in store.vectors.items()} == {
         id_of(number): [float(number + 1)] * 5 for number in range(3)
     }
+    # A plug-in store gets plain lists of floats, which any JSON encoder takes.
+    assert all(type(vector.values) is list for vector in store.vectors.values())
+    assert all(type(value) is float for vector in store.vectors.values() for value in vector.values)
+
+
+def test_an_embedding_no_store_can_keep_fails_only_its_record(
+    load: Callable[..., ModuleType], capsys: pytest.CaptureFixture[str]
+) -> None:
+    app = load(
+        EMBEDDING_PROVIDER="plugin",
+        EMBEDDING_PLUGIN=f"{__name__}:NaNForMarkedTexts",
+        VECTOR_STORE="plugin",
+        VECTOR_STORE_PLUGIN=f"{__name__}:MemoryStore",
+    )
+    stream = Stream()
+    stream.insert(article(1))
+    refused = stream.insert(article(2, body="NaN, said the model"))
+    stream.insert(article(3))
+
+    assert failures(app, stream) == [refused]
+
+    assert set(MemoryStore.instances[-1].vectors) == {id_of(1), id_of(3)}
+    assert "the embedding is not a list of finite float32 numbers" in capsys.readouterr().out
 
 
 def test_a_runtime_boto3_without_the_service_fails_the_call_clearly(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -19,6 +19,8 @@ from lambda_src.providers import (
     VectorStore,
     call_with_retries,
 )
+from lambda_src.providers.pinecone import PineconeIndex
+from lambda_src.providers.s3_vectors import S3VectorsIndex
 from lambda_src.stream_runtime import (
     ChangeFailure,
     Deadline,
@@ -45,6 +47,9 @@ SPLIT_STATUSES = frozenset({400, 413, 422})
 # Estimated tokens for a model that does not estimate its own (see voyage.py for why two UTF-8 bytes a token).
 _UTF8_BYTES_PER_TOKEN = 2
 _RETRY_POLICY = RetryPolicy()
+# The stores that take a vector's values as the Float32Values they are; a plug-in store gets a list of floats, as it
+# always has, since it may hand the values to a JSON encoder that knows only lists.
+_FLOAT32_STORES = (PineconeIndex, S3VectorsIndex)
 
 _logger = get_logger(__name__)
 
@@ -237,6 +242,8 @@ class _BatchRun:
 
     def _upsert(self, changes: list[Change]) -> list[Change | _Refused]:
         vectors = [_vector(change) for change in changes]
+        if not isinstance(self._store, _FLOAT32_STORES):
+            vectors = [dataclasses.replace(vector, values=list(vector.values)) for vector in vectors]
         self._call(lambda timeout: self._store.upsert(vectors, timeout=timeout))
         return []
 

@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import base64
 import json
-import math
-import struct
 from collections.abc import Iterable, Mapping, Sequence
 from decimal import Decimal
 from typing import Any
 
 from lambda_src.providers import Vector
+from lambda_src.providers.float32 import Float32Values
 from lambda_src.stream_runtime import PermanentError
 
 __all__ = ["VECTOR_ID_SEPARATOR", "float32_values", "serialized_size", "vector_id", "vector_metadata"]
@@ -18,8 +17,6 @@ __all__ = ["VECTOR_ID_SEPARATOR", "float32_values", "serialized_size", "vector_i
 VECTOR_ID_SEPARATOR = "#"
 # Integers beyond 2**53 are not exact as the 64-bit floats that Pinecone and S3 Vectors keep numbers as.
 _EXACT_FLOAT_INTEGERS = 2**53
-# Nine significant digits read back as the same float32, always (FLT_DECIMAL_DIG in C's <float.h>).
-_FLOAT32_DIGITS = 9
 
 
 def vector_id(keys: Mapping[str, Any], attributes: Sequence[str]) -> str:
@@ -60,20 +57,18 @@ def vector_metadata(image: Mapping[str, Any], attributes: Iterable[str]) -> tupl
     return metadata, left_out
 
 
-def float32_values(values: Sequence[float]) -> list[float]:
-    """``values`` rounded to float32, each the shortest decimal that reads back as the same float32.
+def float32_values(values: Sequence[float]) -> Float32Values:
+    """``values`` rounded to float32, each written with nine significant digits, which read back as the same float32.
 
     Both stores keep float32 (https://docs.aws.amazon.com/AmazonS3/latest/API/API_S3VectorBuckets_PutVectors.html),
     so nothing is lost, and the request shrinks by half against float64's seventeen digits: 100 vectors of 1,024
-    dimensions then fit one 2 MB Pinecone upsert. Raises PermanentError for a value that is not a finite number.
+    dimensions then fit one 2 MB Pinecone upsert. The values' JSON comes along (``Float32Values.json``), written
+    once. Raises PermanentError for a value that is not a finite number within float32's range.
     """
     try:
-        rounded = struct.unpack(f"<{len(values)}f", struct.pack(f"<{len(values)}f", *values))
-    except (struct.error, OverflowError, TypeError) as error:
-        raise PermanentError(f"the embedding is not a list of float32 numbers: {error}") from error
-    if not all(map(math.isfinite, rounded)):
-        raise PermanentError("the embedding holds a NaN or infinite value")
-    return [float(f"{value:.{_FLOAT32_DIGITS}g}") for value in rounded]
+        return Float32Values(values)
+    except (ValueError, OverflowError, TypeError) as error:
+        raise PermanentError(f"the embedding is not a list of finite float32 numbers: {error}") from error
 
 
 def serialized_size(vector: Vector) -> int:
@@ -82,7 +77,12 @@ def serialized_size(vector: Vector) -> int:
     That is how botocore writes S3 Vectors requests and a few bytes a value more than the compact JSON sent to
     Pinecone, so a chunk measured this way fits either store's request limit.
     """
-    return len(json.dumps({"id": vector.id, "values": list(vector.values), "metadata": dict(vector.metadata)}))
+    values = vector.values
+    if not isinstance(values, Float32Values):
+        return len(json.dumps({"id": vector.id, "values": list(values), "metadata": dict(vector.metadata)}))
+    # The values' own text is compact: the default separators add a space after each of its commas.
+    envelope = json.dumps({"id": vector.id, "values": [], "metadata": dict(vector.metadata)})
+    return len(envelope) - len("[]") + len(values.json) + max(len(values) - 1, 0)
 
 
 def _key_text(value: Any) -> str:

@@ -38,7 +38,10 @@ class JsonHttpClient:
 
     def post(self, path: str, body: Any, *, timeout: float | None = None) -> Any:
         """POST ``body`` as JSON to ``path``; ``timeout`` (seconds) caps this call. Default: the client's timeout."""
-        payload = json.dumps(body, separators=(",", ":")).encode()
+        return self.post_payload(path, json.dumps(body, separators=(",", ":")).encode(), timeout=timeout)
+
+    def post_payload(self, path: str, payload: bytes, *, timeout: float | None = None) -> Any:
+        """POST ``payload``, a JSON document already serialized, to ``path``; otherwise as ``post``."""
         connection = self._connection(timeout if timeout is not None else self._timeout)
         try:
             connection.request("POST", self._prefix + path, body=payload, headers=self._headers)

@@ -40,7 +40,8 @@ class EmbeddingModel(Protocol):
 @runtime_checkable
 class VectorStore(Protocol):
     """Stores vectors by id. ``upsert`` gets at most ``max_batch_vectors`` vectors of at most ``max_batch_bytes``
-    serialized; ``delete`` at most ``max_batch_vectors`` ids. ``update_metadata`` replaces one vector's metadata
+    serialized, their values a list of floats already rounded to float32; ``delete`` at most ``max_batch_vectors``
+    ids. ``update_metadata`` replaces one vector's metadata
     without a new embedding; a store that cannot do that sets ``supports_metadata_update = False`` and gets the
     vector re-embedded and upserted instead."""
 

@@ -5,9 +5,11 @@ API reference: https://docs.pinecone.io/reference/api/2025-10/data-plane/upsert
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from .float32 import Float32Values
 from .http import JsonHttpClient
 from .interfaces import Vector
 from .retry import RetryableProviderError
@@ -55,17 +57,15 @@ class PineconeIndex:
         )
 
     def upsert(self, vectors: Sequence[Vector], *, timeout: float) -> None:
-        records: list[dict[str, Any]] = []
-        for vector in vectors:
-            record: dict[str, Any] = {"id": vector.id, "values": list(vector.values)}
-            if vector.metadata:
-                record["metadata"] = dict(vector.metadata)
-            records.append(record)
-        answer = self._http.post("/vectors/upsert", {"vectors": records, "namespace": self._namespace}, timeout=timeout)
+        # The compact JSON of {"vectors": [{"id", "values", "metadata"}], "namespace"}, put together here so that
+        # values rounded by Float32Values go in as the text they already have.
+        records = ",".join(_record_json(vector) for vector in vectors)
+        payload = f'{{"vectors":[{records}],"namespace":{json.dumps(self._namespace)}}}'.encode()
+        answer = self._http.post_payload("/vectors/upsert", payload, timeout=timeout)
         upserted = answer.get("upsertedCount") if isinstance(answer, dict) else None
-        if upserted != len(records):
+        if upserted != len(vectors):
             # Upserts are idempotent, so trying the whole request again is safe.
-            raise RetryableProviderError("pinecone", f"upsertedCount {upserted!r} for {len(records)} vectors")
+            raise RetryableProviderError("pinecone", f"upsertedCount {upserted!r} for {len(vectors)} vectors")
 
     def delete(self, ids: Sequence[str], *, timeout: float) -> None:
         self._http.post("/vectors/delete", {"ids": list(ids), "namespace": self._namespace}, timeout=timeout)
@@ -73,3 +73,16 @@ class PineconeIndex:
     def update_metadata(self, vector_id: str, metadata: Mapping[str, Any], *, timeout: float) -> None:
         body = {"id": vector_id, "setMetadata": dict(metadata), "namespace": self._namespace}
         self._http.post("/vectors/update", body, timeout=timeout)
+
+
+def _record_json(vector: Vector) -> str:
+    values = vector.values
+    values_json = values.json if isinstance(values, Float32Values) else _compact_json(list(values))
+    record = f'{{"id":{json.dumps(vector.id)},"values":{values_json}'
+    if vector.metadata:
+        record += f',"metadata":{_compact_json(dict(vector.metadata))}'
+    return record + "}"
+
+
+def _compact_json(value: object) -> str:
+    return json.dumps(value, separators=(",", ":"))
