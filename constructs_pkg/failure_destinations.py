@@ -39,14 +39,14 @@ FailureDestination = sqs.IQueue | sns.ITopic | s3.IBucket | lambda_.IEventSource
 
 @dataclass(frozen=True)
 class FailureRoute:
-    """A trigger's failure handling: ``destination`` for the mapping (None: discard), the on-failure ``queue``
-    (created or given; None for other destinations), and the runtime's quarantine: ``quarantine_mode`` (None when the
-    destination is one the runtime cannot send to) with ``quarantine_target`` and what ``grant_quarantine`` gives."""
+    """A trigger's failure handling: ``destination`` for the mapping (None: discard), the on-failure ``queue`` (created
+    or given; None for other destinations), the on-failure ``bucket`` (None for other destinations), and the
+    runtime's quarantine: ``quarantine_mode`` (None when the destination is one the runtime cannot send to) with
+    ``quarantine_target`` and what ``grant_quarantine`` gives."""
 
     destination: lambda_.IEventSourceDlq | None
     queue: sqs.IQueue | None
-    created_queue: bool
-    to_bucket: bool
+    bucket: s3.IBucket | None
     quarantine_mode: QuarantineMode | None
     quarantine_target: str = ""
     grant_quarantine: Callable[[lambda_.IFunction], object] | None = None
@@ -78,27 +78,26 @@ def route_failures(scope: Construct, on_failure: FailureDestination | None) -> F
                 "coordinates of failed batches, and quarantined records, for redrive",
             )
         )
-        return _queue_route(queue, created=True)
+        return _queue_route(queue)
     if isinstance(on_failure, OnFailure):
         Annotations.of(scope).add_info(
             "on_failure=OnFailure.DISCARD: records that exhaust their retries or age out, and final failures, are "
             "dropped"
         )
-        return FailureRoute(None, None, False, False, QuarantineMode.DISCARD)
+        return FailureRoute(None, None, None, QuarantineMode.DISCARD)
     if hasattr(on_failure, "queue_arn"):
-        return _queue_route(on_failure, created=False)  # type: ignore[arg-type]
+        return _queue_route(on_failure)  # type: ignore[arg-type]
     if hasattr(on_failure, "topic_arn"):
         topic: sns.ITopic = on_failure  # type: ignore[assignment]
         return FailureRoute(
-            event_sources.SnsDlq(topic), None, False, False, QuarantineMode.SNS, topic.topic_arn, topic.grant_publish
+            event_sources.SnsDlq(topic), None, None, QuarantineMode.SNS, topic.topic_arn, topic.grant_publish
         )
     if hasattr(on_failure, "bucket_arn"):
         bucket: s3.IBucket = on_failure  # type: ignore[assignment]
         return FailureRoute(
             event_sources.S3OnFailureDestination(bucket),
             None,
-            False,
-            True,
+            bucket,
             QuarantineMode.S3,
             bucket.bucket_name,
             lambda function: bucket.grant_put(function, f"{QUARANTINE_KEY_PREFIX}*"),
@@ -107,16 +106,10 @@ def route_failures(scope: Construct, on_failure: FailureDestination | None) -> F
     Annotations.of(scope).add_info(
         "on_failure is a custom destination: final failures go through the mapping's retries like any other"
     )
-    return FailureRoute(on_failure, None, False, False, None)
+    return FailureRoute(on_failure, None, None, None)
 
 
-def _queue_route(queue: sqs.IQueue, *, created: bool) -> FailureRoute:
+def _queue_route(queue: sqs.IQueue) -> FailureRoute:
     return FailureRoute(
-        event_sources.SqsDlq(queue),
-        queue,
-        created,
-        False,
-        QuarantineMode.SQS,
-        queue.queue_url,
-        queue.grant_send_messages,
+        event_sources.SqsDlq(queue), queue, None, QuarantineMode.SQS, queue.queue_url, queue.grant_send_messages
     )

@@ -7,7 +7,7 @@ import json
 from collections.abc import Mapping, Sequence
 from typing import Any, TypedDict, Unpack
 
-from aws_cdk import Acknowledgment, Annotations, Duration, Token, Validations
+from aws_cdk import Acknowledgment, Annotations, Duration, Stack, Token, Validations
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_iam as iam
@@ -37,7 +37,7 @@ from .limits import (
 )
 from .stream_filter import ItemImage, StreamFilter
 from .stream_runtime_layer import StreamRuntimeLayer
-from .table_facts import register_reader, stream_view_type_of, table_properties
+from .table_facts import nag_resource_name, register_reader, stream_view_type_of, table_properties
 from .trigger_monitoring import create_alarms, create_dashboard
 
 __all__ = ["DEFAULT_RUNTIME", "DYNAMODB_EXECUTION_POLICY", "OnFailure", "StreamTrigger", "StreamTriggerOptions"]
@@ -214,7 +214,7 @@ class StreamTrigger(Construct):
             enabled=options.get("enabled"),
             metrics_config=metrics_config,
             on_failure=route.destination,
-            support_s3_on_failure_destination=route.to_bucket,
+            support_s3_on_failure_destination=route.bucket is not None,
         )
         if not options.get("report_batch_item_failures", True):
             Annotations.of(self).add_warning_v2(
@@ -327,9 +327,11 @@ class StreamTrigger(Construct):
                     "resource-level permissions",
                 )
             )
-        if route.to_bucket:
+        if route.bucket is not None:
+            # cdk-nag names a finding's resource as the template writes it: <LogicalId.Arn> for a bucket of this app.
+            bucket_arn = nag_resource_name(Stack.of(self).resolve(route.bucket.bucket_arn))
             findings = ["Action::s3:Abort*", "Action::s3:DeleteObject*", "Action::s3:GetBucket*",
-                        "Action::s3:GetObject*", "Action::s3:List*", "Resource::<BucketArn>/*"]  # fmt: skip
+                        "Action::s3:GetObject*", "Action::s3:List*", f"Resource::{bucket_arn}/*"]  # fmt: skip
             acknowledgments.extend(
                 Acknowledgment(id=f"AwsSolutions-IAM5[{finding}]", reason="Lambda writes failed batches to S3 as new "
                                "objects under a generated key, so the grant covers the bucket's objects")
@@ -338,7 +340,7 @@ class StreamTrigger(Construct):
             if self.quarantines:
                 acknowledgments.append(
                     Acknowledgment(
-                        id=f"AwsSolutions-IAM5[Resource::<BucketArn>/{QUARANTINE_KEY_PREFIX}*]",
+                        id=f"AwsSolutions-IAM5[Resource::{bucket_arn}/{QUARANTINE_KEY_PREFIX}*]",
                         reason="The stream runtime writes each quarantined record as a new object under a generated "
                         f"key below {QUARANTINE_KEY_PREFIX}",
                     )

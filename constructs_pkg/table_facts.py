@@ -18,6 +18,7 @@ from .limits import MAX_READERS_PER_GLOBAL_TABLE_STREAM, MAX_READERS_PER_STREAM
 
 __all__ = [
     "key_attributes_of",
+    "nag_resource_name",
     "register_reader",
     "remember_stream_view_type",
     "stream_view_type_of",
@@ -105,3 +106,18 @@ def _is_global_table(table: dynamodb.ITable) -> bool:
         return len(replicas) > 1
     # Table's replication_regions creates one custom resource per replica region.
     return any(child.node.id.startswith("Replica") for child in table.node.children)
+
+
+def nag_resource_name(resolved: Any) -> str:
+    """A resolved template value as cdk-nag writes it in a finding's id: ``<Id.Attribute>`` for Fn::GetAtt,
+    ``<Id>`` for Ref (``<AWS::Partition>`` for a pseudo parameter), the parts of Fn::Join joined, a string as it is."""
+    if isinstance(resolved, str):
+        return resolved
+    if isinstance(resolved, dict) and "Fn::GetAtt" in resolved:
+        return f"<{'.'.join(resolved['Fn::GetAtt'])}>"
+    if isinstance(resolved, dict) and "Ref" in resolved:
+        return f"<{resolved['Ref']}>"
+    if isinstance(resolved, dict) and "Fn::Join" in resolved:
+        separator, parts = resolved["Fn::Join"]
+        return str(separator).join(nag_resource_name(part) for part in parts)
+    raise ValueError(f"no cdk-nag name for {resolved!r}")

@@ -18,6 +18,8 @@ from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sqs as sqs
 from aws_cdk.assertions import Annotations, Match, Template
+from cdk_nag import AwsSolutionsChecks
+from cfnlint.api import ManualArgs, lint
 from conftest import function_properties, handler_code, new_app, new_stack
 
 import constructs_pkg
@@ -751,3 +753,30 @@ def test_tokens_are_not_validated_at_construction() -> None:
         stack, "Orders", partition_key=PK, code=handler_code(), handler="app.handler", batch_size=batch_size
     )
     Template.from_stack(stack).has_resource_properties(ESM, {"BatchSize": {"Ref": "BatchSize"}})
+
+
+@pytest.mark.parametrize("kind", ["queue", "topic", "bucket", "imported_bucket"])
+def test_quarantine_alarms_and_dashboard_are_cdk_nag_and_cfn_lint_clean(kind: str) -> None:
+    stack = new_stack()
+    destination: Any = {
+        "queue": lambda: None,
+        "topic": lambda: sns.Topic(stack, "Failures", enforce_ssl=True),
+        "bucket": lambda: s3.Bucket(stack, "Failures", enforce_ssl=True),
+        "imported_bucket": lambda: s3.Bucket.from_bucket_name(stack, "Failures", "orders-failures"),
+    }[kind]()
+    options: dict[str, Any] = {} if destination is None else {"on_failure": destination}
+    orders = StreamTriggeredTable(
+        stack, "Orders", partition_key=PK, code=handler_code(), handler="app.handler", dashboard=True, **options
+    )
+
+    report = AwsSolutionsChecks().validate_scope(stack)
+    ours = [
+        f"{violation.rule_name}: {resource.construct_path}"
+        for violation in report.violations
+        for resource in violation.violating_resources
+        if resource.construct_path.startswith(orders.node.path)
+    ]
+    assert ours == []
+    template = json.dumps(Template.from_stack(stack).to_json())
+    errors = [f"{m.rule.id} {m.message}" for m in lint(template, config=ManualArgs(regions=["us-east-1"]))]
+    assert [error for error in errors if error.startswith("E")] == []
