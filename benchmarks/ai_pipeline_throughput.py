@@ -80,9 +80,10 @@ from constructs_pkg.local.stubs.pinecone import API_KEY as PINECONE_KEY
 from constructs_pkg.local.stubs.pinecone import PineconeStub
 from constructs_pkg.local.stubs.voyage import API_KEY as VOYAGE_KEY
 from constructs_pkg.local.stubs.voyage import DEFAULT_DIMENSIONS, VoyageStub, embedding_of
+from lambda_src.contract import DEFAULT_MAX_TOKENS, DEFAULT_PROMPT
+from lambda_src.contract import DEFAULT_SUMMARY_MAX_CONCURRENCY as DEFAULT_MAX_CONCURRENCY
 from lambda_src.providers.pinecone import PINECONE_API_VERSION, PINECONE_MAX_UPSERT_BYTES, PINECONE_MAX_UPSERT_VECTORS
 from lambda_src.providers.voyage import VOYAGE_MAX_TEXTS_PER_REQUEST, VOYAGE_TOKENS_PER_REQUEST
-from lambda_src.summary_enricher.config import DEFAULT_MAX_CONCURRENCY, DEFAULT_MAX_TOKENS, DEFAULT_PROMPT
 
 __all__ = ["main"]
 
@@ -601,10 +602,11 @@ def loopback_world() -> Iterator[World]:
             },
             secret_arns,
         )
-        # Imported now, as Lambda loads them at a cold start: they read their configuration on import.
+        # Their cold starts now, with the environment set: each reads its configuration and makes its clients once.
         embedding_app: ModuleType = importlib.import_module("lambda_src.embedding_pipeline.app")
         summary_app: ModuleType = importlib.import_module("lambda_src.summary_enricher.app")
-        stack.callback(embedding_app.EXECUTOR.shutdown)
+        for app in (embedding_app, summary_app):
+            stack.callback(app.cold_start().close)
         naive_embedding = NaiveEmbedding(voyage.url, pinecone.url)
         # The seed's clients are made once, at module level.
         naive_summary = NaiveSummary(

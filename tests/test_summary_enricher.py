@@ -24,11 +24,11 @@ from constructs_pkg.local.runner import running_moto_server
 from constructs_pkg.local.stubs.anthropic import API_KEY, AnthropicStub, summary_of
 from constructs_pkg.local.stubs.bedrock_claude import BedrockClaudeStub
 from constructs_pkg.local.stubs.server import Reply
+from lambda_src.contract import DEFAULT_PROMPT
 from lambda_src.providers import FinalProviderError, ProviderError, RetryableProviderError, secrets
 from lambda_src.providers.anthropic_messages import AnthropicMessages
 from lambda_src.providers.bedrock_claude import BedrockClaude
 from lambda_src.summary_enricher import SummaryEnricherConfig, SummaryProvider, app
-from lambda_src.summary_enricher.config import DEFAULT_PROMPT
 
 ROOT = Path(__file__).resolve().parent.parent
 BEDROCK_MODEL = "us.anthropic.claude-haiku-4-5-20251001-v1:0"
