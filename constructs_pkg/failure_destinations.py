@@ -7,7 +7,7 @@ import enum
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from aws_cdk import Acknowledgment, Annotations, Duration, Validations
+from aws_cdk import Acknowledgment, Annotations, Duration
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_lambda_event_sources as event_sources
 from aws_cdk import aws_s3 as s3
@@ -24,6 +24,11 @@ __all__ = ["QUARANTINE_KEY_PREFIX", "FailureDestination", "FailureRoute", "OnFai
 # Where the runtime puts quarantined records in an S3 destination (Lambda's own objects go under aws/lambda/).
 QUARANTINE_KEY_PREFIX = "quarantine/"
 _ON_FAILURE_QUEUE_RETENTION = Duration.days(ON_FAILURE_QUEUE_RETENTION_DAYS)
+_DEAD_LETTER_QUEUE_ACKNOWLEDGMENT = Acknowledgment(
+    id="AwsSolutions-SQS3",
+    reason="This queue is the on-failure destination (a dead-letter queue itself); it holds the stream coordinates "
+    "of failed batches, and quarantined records, for redrive",
+)
 
 
 class OnFailure(enum.Enum):
@@ -50,6 +55,8 @@ class FailureRoute:
     quarantine_mode: QuarantineMode | None
     quarantine_target: str = ""
     grant_quarantine: Callable[[lambda_.IFunction], object] | None = None
+    # The cdk-nag findings the route's own resources raise by design, for the trigger to acknowledge with its own.
+    acknowledgments: tuple[Acknowledgment, ...] = ()
 
     def quarantine_environment(self) -> dict[str, str]:
         """The variables that turn the runtime's quarantine on, for a function the construct creates."""
@@ -71,14 +78,7 @@ def route_failures(scope: Construct, on_failure: FailureDestination | None) -> F
             enforce_ssl=True,
             retention_period=_ON_FAILURE_QUEUE_RETENTION,
         )
-        Validations.of(scope).acknowledge(
-            Acknowledgment(
-                id="AwsSolutions-SQS3",
-                reason="This queue is the on-failure destination (a dead-letter queue itself); it holds the stream "
-                "coordinates of failed batches, and quarantined records, for redrive",
-            )
-        )
-        return _queue_route(queue)
+        return _queue_route(queue, acknowledgments=(_DEAD_LETTER_QUEUE_ACKNOWLEDGMENT,))
     if isinstance(on_failure, OnFailure):
         Annotations.of(scope).add_info(
             "on_failure=OnFailure.DISCARD: records that exhaust their retries or age out, and final failures, are "
@@ -109,7 +109,13 @@ def route_failures(scope: Construct, on_failure: FailureDestination | None) -> F
     return FailureRoute(on_failure, None, None, None)
 
 
-def _queue_route(queue: sqs.IQueue) -> FailureRoute:
+def _queue_route(queue: sqs.IQueue, acknowledgments: tuple[Acknowledgment, ...] = ()) -> FailureRoute:
     return FailureRoute(
-        event_sources.SqsDlq(queue), queue, None, QuarantineMode.SQS, queue.queue_url, queue.grant_send_messages
+        event_sources.SqsDlq(queue),
+        queue,
+        None,
+        QuarantineMode.SQS,
+        queue.queue_url,
+        queue.grant_send_messages,
+        acknowledgments,
     )

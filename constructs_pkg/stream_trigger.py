@@ -310,7 +310,8 @@ class StreamTrigger(Construct):
     # cdk-nag
 
     def _acknowledge_findings(self, has_role: bool, least_privilege: bool, route: FailureRoute) -> None:
-        acknowledgments = []
+        # One call for all of them: each is a round trip to jsii's Node.js process.
+        acknowledgments = list(route.acknowledgments)
         if not least_privilege and has_role:
             acknowledgments.append(
                 Acknowledgment(
