@@ -1,11 +1,16 @@
 """What the rehearsal checks of a deployed stack, through each service's own API rather than CloudFormation's word:
 every resource of the template is in the stack with a physical id, each created resource exists in its service, each
-function runs with its layers and its template's variables, each event source mapping reads the stream of its table,
-the stack's outputs are there, and after ``cdk destroy`` nothing is left but what the template retains.
+function runs with its layers and its template's variables within Lambda's quotas (which moto does not check: the
+variables' 4 KB, 5 layers, 250 MB of code and layers unzipped, measured on the published assets), each event source
+mapping reads the stream of its table, the stack's outputs are there, and after ``cdk destroy`` nothing is left but
+what the template retains.
 """
 
 from __future__ import annotations
 
+import io
+import json
+import zipfile
 from collections import Counter
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -15,7 +20,13 @@ from botocore.exceptions import ClientError
 
 from scripts.rehearsal.moto_fixes import left_out
 
-__all__ = ["DeployedStack", "Services", "StackTemplate", "exists"]
+__all__ = ["ENVIRONMENT_BYTES", "LAYERS", "UNZIPPED_BYTES", "DeployedStack", "Services", "StackTemplate", "exists"]
+
+# Lambda's quotas that a deploy trips on and moto does not check:
+# https://docs.aws.amazon.com/lambda/latest/dg/gettingstarted-limits.html
+ENVIRONMENT_BYTES = 4 * 1024
+LAYERS = 5
+UNZIPPED_BYTES = 262_144_000  # the function's code and all its layers
 
 # The error codes each service answers for a resource that is not there.
 _NOT_FOUND = {
@@ -108,12 +119,17 @@ class DeployedStack:
     """``stack`` as deployed: each logical id's type and physical id, read back with ListStackResources."""
 
     stack: StackTemplate
+    account: str
+    region: str
     physical_ids: dict[str, str] = field(default_factory=dict)
     types: dict[str, str] = field(default_factory=dict)
 
     @classmethod
     def read(cls, stack: StackTemplate, services: Services) -> DeployedStack:
-        deployed = cls(stack)
+        (described,) = services("cloudformation").describe_stacks(StackName=stack.name)["Stacks"]
+        # arn:aws:cloudformation:REGION:ACCOUNT:stack/NAME/ID
+        _, _, _, region, account, _ = described["StackId"].split(":", 5)
+        deployed = cls(stack, account, region)
         pages = services("cloudformation").get_paginator("list_stack_resources").paginate(StackName=stack.name)
         for page in pages:
             for resource in page["StackResourceSummaries"]:
@@ -169,23 +185,49 @@ class DeployedStack:
     def _function_problems(self, services: Services) -> list[str]:
         problems = []
         for logical_id, physical_id in self.created.items():
-            properties = self.stack.resources[logical_id].get("Properties", {})
             if self.stack.resources[logical_id]["Type"] != "AWS::Lambda::Function":
                 continue
+            properties = self.stack.resources[logical_id].get("Properties", {})
             configuration = services("lambda").get_function_configuration(FunctionName=physical_id)
+            where = f"{self.stack.name}/{logical_id}"
             layers = len(configuration.get("Layers", []))
             if layers != len(properties.get("Layers", [])):
                 problems.append(
-                    f"{self.stack.name}/{logical_id}: runs with {layers} layers, the template gives it "
-                    f"{len(properties.get('Layers', []))}"
+                    f"{where}: runs with {layers} layers, the template gives it {len(properties['Layers'])}"
                 )
+            if layers > LAYERS:
+                problems.append(f"{where}: {layers} layers, Lambda takes at most {LAYERS}")
+            variables = configuration.get("Environment", {}).get("Variables", {})
             wanted = set(properties.get("Environment", {}).get("Variables", {}))
-            deployed = set(configuration.get("Environment", {}).get("Variables", {}))
-            if wanted != deployed:
-                problems.append(
-                    f"{self.stack.name}/{logical_id}: variables {sorted(deployed)}, the template's {sorted(wanted)}"
-                )
+            if wanted != set(variables):
+                problems.append(f"{where}: variables {sorted(variables)}, the template's {sorted(wanted)}")
+            size = len(json.dumps(variables, separators=(",", ":")).encode())
+            if size > ENVIRONMENT_BYTES:
+                problems.append(f"{where}: its variables take {size} bytes, over Lambda's {ENVIRONMENT_BYTES}")
+            unzipped = self._unzipped_code_bytes(services, properties)
+            if unzipped > UNZIPPED_BYTES:
+                problems.append(f"{where}: code and layers unzip to {unzipped} bytes, over Lambda's {UNZIPPED_BYTES}")
         return problems
+
+    def _unzipped_code_bytes(self, services: Services, function: Mapping[str, Any]) -> int:
+        """The size of the function's code and its layers (those of this stack) once unzipped, read from the assets
+        the CLI published."""
+        locations = [function.get("Code", {})]
+        for layer in function.get("Layers", []):
+            if isinstance(layer, dict) and layer.get("Ref") in self.stack.resources:
+                locations.append(self.stack.resources[layer["Ref"]].get("Properties", {}).get("Content", {}))
+        total = 0
+        for location in locations:
+            bucket, key = location.get("S3Bucket"), location.get("S3Key")
+            if isinstance(bucket, dict) and "Fn::Sub" in bucket:
+                bucket = (
+                    bucket["Fn::Sub"].replace("${AWS::AccountId}", self.account).replace("${AWS::Region}", self.region)
+                )
+            if isinstance(bucket, str) and isinstance(key, str):
+                archive = services("s3").get_object(Bucket=bucket, Key=key)["Body"].read()
+                with zipfile.ZipFile(io.BytesIO(archive)) as entries:
+                    total += sum(entry.file_size for entry in entries.infolist())
+        return total
 
     def _mapping_problems(self, services: Services) -> list[str]:
         problems = []

@@ -29,9 +29,8 @@ from typing import Any
 
 import boto3
 
-from constructs_pkg.local.endpoints import running_moto_server
 from scripts.rehearsal.deployed import DeployedStack, StackTemplate
-from scripts.rehearsal.moto_fixes import install
+from scripts.rehearsal.moto_server import running_rehearsal_moto
 
 __all__ = ["RehearsalFailed", "cli_environment", "main", "read_stacks", "summary_line"]
 
@@ -134,14 +133,6 @@ def summary_line(stacks: int, resources: int, left_out_types: int) -> str:
         f"deploy rehearsal: {stacks} stacks deployed, {resources} resources created, "
         f"{left_out_types} resource types left out"
     )
-
-
-@contextlib.contextmanager
-def rehearsal_moto() -> Iterator[str]:
-    """moto in server mode on a free loopback port, in this process, with ``moto_fixes`` installed."""
-    with running_moto_server() as endpoint:
-        install(endpoint)
-        yield endpoint
 
 
 def _clients(endpoint: str) -> Any:
@@ -278,37 +269,54 @@ def check_bootstrapped(services: Any) -> None:
 
 
 def rehearse(*, verbose: bool = False) -> str:
-    """Run the rehearsal; returns its summary line. Raises RehearsalFailed."""
+    """Run the rehearsal; returns its summary line. Raises RehearsalFailed, with the end of moto's log."""
+    with tempfile.TemporaryDirectory(prefix="deploy-rehearsal.") as workdir:
+        moto_log = Path(workdir) / "moto.log"
+        try:
+            with moto_log.open("w") as log, running_rehearsal_moto(log) as endpoint:
+                return _rehearse(endpoint, Path(workdir), verbose=verbose)
+        except RehearsalFailed as failure:
+            raise RehearsalFailed(failure.step, [*failure.details, *_moto_errors(moto_log)]) from failure
+
+
+def _moto_errors(moto_log: Path) -> list[str]:
+    """The end of moto's log, without its request lines: the tracebacks of what it failed to do."""
+    lines = [line for line in moto_log.read_text().splitlines() if not line.startswith("127.0.0.1 - - [")]
+    return ["moto's log, last lines:", *lines[-_TAIL_LINES:]] if lines else []
+
+
+def _rehearse(endpoint: str, workdir: Path, *, verbose: bool) -> str:
     cli = [str(ROOT / ".tools" / "node" / "node_modules" / ".bin" / "cdk")]
     started = time.monotonic()
-    with rehearsal_moto() as endpoint, tempfile.TemporaryDirectory(prefix="deploy-rehearsal.") as workdir:
-        say(f"moto: CloudFormation, S3, SSM, IAM, Lambda, DynamoDB and the rest at {endpoint}")
-        environment = cli_environment(endpoint, Path(workdir))
-        services = _clients(endpoint)
-        assembly = Path(workdir) / "cdk.out"
-        with step("cdk bootstrap"):
-            account = services("sts").get_caller_identity()["Account"]
-            bootstrap = [*cli, "bootstrap", f"aws://{account}/{REGION}", "--no-notices"]
-            run_step("cdk bootstrap", bootstrap, environment, verbose=verbose)
-            check_bootstrapped(services)
-        deploy = [*cli, "deploy", "--all", "--require-approval", "never", "--no-notices", "--output", str(assembly)]
+    say(f"moto: CloudFormation, S3, SSM, IAM, Lambda, DynamoDB and the rest at {endpoint}")
+    environment = cli_environment(endpoint, workdir)
+    services = _clients(endpoint)
+    assembly = workdir / "cdk.out"
+    with step("cdk bootstrap"):
+        account = services("sts").get_caller_identity()["Account"]
+        bootstrap = [*cli, "bootstrap", f"aws://{account}/{REGION}", "--no-notices"]
+        run_step("cdk bootstrap", bootstrap, environment, verbose=verbose)
+        check_bootstrapped(services)
+    deploy = [*cli, "deploy", "--all", "--require-approval", "never", "--no-notices", "--output", str(assembly)]
+    with step("cdk deploy"):
         run_step("cdk deploy", deploy, environment, verbose=verbose)
-        with step("check deployed stacks"):
-            deployed = check_deployed(read_stacks(assembly), services)
-        with step("run --aws"):
-            check_run_aws(deployed, assembly, environment, services)
-        # The assembly the deploy wrote: the same stacks, without synthesizing the app a second time.
-        destroy = [*cli, "destroy", "--all", "--force", "--no-notices", "--app", str(assembly)]
+    with step("check deployed stacks"):
+        deployed = check_deployed(read_stacks(assembly), services)
+    with step("run --aws"):
+        check_run_aws(deployed, assembly, environment, services)
+    # The assembly the deploy wrote: the same stacks, without synthesizing the app a second time.
+    destroy = [*cli, "destroy", "--all", "--force", "--no-notices", "--app", str(assembly)]
+    with step("cdk destroy"):
         run_step("cdk destroy", destroy, environment, verbose=verbose)
-        with step("check destroyed stacks"):
-            retained = check_destroyed(deployed, services)
-        for line in retained:
-            say(f"kept by its template (DeletionPolicy Retain), as in an account: {line}")
-        left_out_types: Counter[str] = Counter()
-        for found in deployed:
-            left_out_types.update(found.stack.left_out())
-        say(f"rehearsed in {time.monotonic() - started:.0f} s")
-        return summary_line(len(deployed), sum(len(found.created) for found in deployed), len(left_out_types))
+    with step("check destroyed stacks"):
+        retained = check_destroyed(deployed, services)
+    for line in retained:
+        say(f"kept by its template (DeletionPolicy Retain), as in an account: {line}")
+    left_out_types: Counter[str] = Counter()
+    for found in deployed:
+        left_out_types.update(found.stack.left_out())
+    say(f"rehearsed in {time.monotonic() - started:.0f} s")
+    return summary_line(len(deployed), sum(len(found.created) for found in deployed), len(left_out_types))
 
 
 def main(argv: Sequence[str] | None = None) -> int:
