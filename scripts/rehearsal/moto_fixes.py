@@ -220,15 +220,26 @@ def _record_failure(stack: Any, failure: ResourceCreateFailed, final_status: str
     stack.status = final_status
 
 
-def _fail_stack(backend: Any, change_set_name: str, failure: ResourceCreateFailed) -> None:
+def _fail_stack(backend: Any, change_set_name: str, stack_name: str | None, failure: ResourceCreateFailed) -> None:
     """The change set's stack failed on ``failure``'s resource: its event, then ROLLBACK_COMPLETE (or
     UPDATE_ROLLBACK_COMPLETE), as CloudFormation reports a stack whose resource failed."""
-    change_set = backend.change_sets.get(change_set_name) or next(
-        each for each in backend.change_sets.values() if each.change_set_name == change_set_name
+    # By ARN, or by name within the stack: the CLI names every stack's change set alike (cdk-deploy-change-set).
+    change_set = (
+        backend.change_sets.get(change_set_name)
+        or [
+            each
+            for each in backend.change_sets.values()
+            if each.change_set_name == change_set_name and stack_name in (each.stack_name, each.stack_id)
+        ][-1]
     )
     final = "ROLLBACK_COMPLETE" if change_set.change_set_type == "CREATE" else "UPDATE_ROLLBACK_COMPLETE"
     _record_failure(change_set.stack, failure, final)
     change_set.execution_status = "EXECUTE_FAILED"
+
+
+def _replace(owner: Any, name: str, replacement: Any) -> None:
+    """moto's ``owner.name`` becomes ``replacement`` in this process."""
+    setattr(owner, name, replacement)
 
 
 def install(endpoint_url: str) -> None:
@@ -256,8 +267,8 @@ def install(endpoint_url: str) -> None:
             return str(_FIXED_TYPES[resource_type].cloudformation_name_type()) or None
         return moto_name_property(resource_type)
 
-    parsing.resource_class_from_type = resource_class_from_type
-    parsing.resource_name_property_from_type = resource_name_property_from_type
+    _replace(parsing, "resource_class_from_type", resource_class_from_type)
+    _replace(parsing, "resource_name_property_from_type", resource_name_property_from_type)
 
     apply_change_set = cloudformation.ChangeSet.apply
 
@@ -268,7 +279,7 @@ def install(endpoint_url: str) -> None:
         stack._parse_template()
         stack.output_map = stack._create_output_map()
 
-    cloudformation.ChangeSet.apply = apply_with_outputs
+    _replace(cloudformation.ChangeSet, "apply", apply_with_outputs)
 
     build_resource_diff = parsing.ResourceMap.build_resource_diff
 
@@ -278,7 +289,7 @@ def install(endpoint_url: str) -> None:
         actions["Add"] = [name for name in creation_order(other_template["Resources"]) if name in added]
         return actions
 
-    parsing.ResourceMap.build_resource_diff = diff_in_creation_order
+    _replace(parsing.ResourceMap, "build_resource_diff", diff_in_creation_order)
 
     create_resource = parsing.parse_and_create_resource
 
@@ -290,7 +301,7 @@ def install(endpoint_url: str) -> None:
         except Exception as error:
             raise ResourceCreateFailed(logical_id, resource_json.get("Type", "?"), error) from error
 
-    parsing.parse_and_create_resource = parse_and_create_resource
+    _replace(parsing, "parse_and_create_resource", parse_and_create_resource)
 
     execute_change_set = cloudformation.CloudFormationBackend.execute_change_set
 
@@ -298,9 +309,9 @@ def install(endpoint_url: str) -> None:
         try:
             execute_change_set(backend, change_set_name, stack_name)
         except ResourceCreateFailed as failure:
-            _fail_stack(backend, change_set_name, failure)
+            _fail_stack(backend, change_set_name, stack_name, failure)
 
-    cloudformation.CloudFormationBackend.execute_change_set = execute_or_fail
+    _replace(cloudformation.CloudFormationBackend, "execute_change_set", execute_or_fail)
 
     delete_resource = parsing.ResourceMap._delete_resource
 
@@ -311,7 +322,7 @@ def install(endpoint_url: str) -> None:
             logical_id = getattr(parsed_resource, "logical_resource_id", "?")
             raise ResourceDeleteFailed(logical_id, resource_json.get("Type", "?"), error) from error
 
-    parsing.ResourceMap._delete_resource = delete_naming_the_resource
+    _replace(parsing.ResourceMap, "_delete_resource", delete_naming_the_resource)
 
     delete_stack = cloudformation.CloudFormationBackend.delete_stack
 
@@ -325,17 +336,17 @@ def install(endpoint_url: str) -> None:
                     backend.stacks[stack_id] = stack
                     _record_failure(stack, failure, "DELETE_FAILED")
 
-    cloudformation.CloudFormationBackend.delete_stack = delete_or_fail
+    _replace(cloudformation.CloudFormationBackend, "delete_stack", delete_or_fail)
 
     def delete_layer_version(layer_version: Any, account_id: str, region_name: str) -> None:
         get_backend(account_id, region_name).delete_layer_version(layer_version.name, layer_version.version)
 
-    awslambda.LayerVersion.physical_resource_id = property(lambda layer_version: layer_version.arn)
-    awslambda.LayerVersion.delete = delete_layer_version
+    _replace(awslambda.LayerVersion, "physical_resource_id", property(lambda layer_version: layer_version.arn))
+    _replace(awslambda.LayerVersion, "delete", delete_layer_version)
 
     def send_dynamodb_items(backend: Any, function_arn: str, items: list[Any], source: str) -> None:
         return None  # the records stay in the stream; nothing is invoked
 
     # LambdaSimpleBackend (moto's Lambda without Docker) is a LambdaBackend: both are covered.
-    awslambda.LambdaBackend.send_dynamodb_items = send_dynamodb_items
+    _replace(awslambda.LambdaBackend, "send_dynamodb_items", send_dynamodb_items)
     _INSTALLED["moto"] = True
