@@ -163,7 +163,9 @@ def table_properties_of(global_table: Mapping[str, Any], region: str) -> dict[st
         "TimeToLiveSpecification",
     )
     table = {name: global_table[name] for name in shared if name in global_table}
-    replica: Mapping[str, Any] = next((each for each in global_table.get("Replicas", []) if each.get("Region") == region), {})
+    replica: Mapping[str, Any] = next(
+        (each for each in global_table.get("Replicas", []) if each.get("Region") == region), {}
+    )
     for name in ("DeletionProtectionEnabled", "PointInTimeRecoverySpecification", "TableClass", "Tags"):
         if name in replica:
             table[name] = replica[name]

@@ -42,6 +42,17 @@ RUN_AWS_STACK = "BasicFlow"
 TOOLKIT_STACK = "CDKToolkit"
 SUMMARY_TABLE_VARIABLE = "SUMMARY_TABLE_NAME"
 _TAIL_LINES = 40
+_MOTO_ERRORS = 5
+# moto's request log and the banner of its development server.
+_MOTO_NOISE = (
+    "127.0.0.1 - - [",
+    "Traceback",
+    "During handling",
+    "The above exception",
+    "\x1b",
+    " * Running",
+    "WARNING",
+)
 _CLI_TIMEOUT_SECONDS = 300
 
 
@@ -280,9 +291,10 @@ def rehearse(*, verbose: bool = False) -> str:
 
 
 def _moto_errors(moto_log: Path) -> list[str]:
-    """The end of moto's log, without its request lines: the tracebacks of what it failed to do."""
-    lines = [line for line in moto_log.read_text().splitlines() if not line.startswith("127.0.0.1 - - [")]
-    return ["moto's log, last lines:", *lines[-_TAIL_LINES:]] if lines else []
+    """The errors at the end of moto's log: each traceback's last line, without its frames or the request lines."""
+    lines = moto_log.read_text().splitlines()
+    errors = [line for line in lines if line and not line[0].isspace() and not line.startswith(_MOTO_NOISE)]
+    return ["moto's log, last errors:", *errors[-_MOTO_ERRORS:]] if errors else []
 
 
 def _rehearse(endpoint: str, workdir: Path, *, verbose: bool) -> str:
