@@ -4,6 +4,7 @@ the deployed stacks in between.
 
 moto stands in for an AWS account here, and its CloudFormation falls short of AWS's in ways a deploy trips on. The
 workarounds live in this package, never in the constructs: ``moto_fixes`` (moto's own behaviour, corrected where it
-parts from AWS's) and ``moto_resources`` (the resource types moto serves the services of but its CloudFormation cannot
-create). The package is development tooling: it is not part of the wheel.
+parts from AWS's), ``moto_permissions`` (Lambda's check of a mapping's role), ``moto_resources`` (the resource types
+moto serves the services of but its CloudFormation cannot create), all installed in ``moto_server``'s process only.
+``rehearse`` runs the steps and ``deployed`` checks each stack. The package is development tooling, not in the wheel.
 """
