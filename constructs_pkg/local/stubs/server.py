@@ -84,6 +84,9 @@ class StubServer:
             def do_DELETE(self) -> None:
                 stub._serve(self)
 
+            def do_PUT(self) -> None:
+                stub._serve(self)
+
             def log_message(self, format: str, *args: Any) -> None:
                 pass
 
