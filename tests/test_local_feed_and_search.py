@@ -226,3 +226,73 @@ def _indexed(search: OpenSearchStub) -> dict[str, dict[str, Any]]:
         for source in documents.values()
         if not source[SEARCH_DELETED_FIELD]
     }
+
+
+@pytest.fixture(scope="module")
+def realtime_example(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    from examples.realtime_feed.stack import RealtimeFeedStack
+
+    outdir = tmp_path_factory.mktemp("cdk.out")
+    app = synth_like_app(outdir)
+    RealtimeFeedStack(app, "RealtimeFeed")
+    app.synth()
+    return outdir
+
+
+class _CatchingUp:
+    """A DynamoDB client that lets the stream reach the page after each write, and notes what the page showed."""
+
+    def __init__(self, runner: LocalRunner, driver: Any) -> None:
+        self.runner, self.driver = runner, driver
+        self.shown: list[str] = []
+
+    def update_item(self, **arguments: Any) -> Any:
+        answer = self.runner.dynamodb_client.update_item(**arguments)
+        self.runner.run_until_idle(timeout=30, quiet_seconds=0.3)
+        text = arguments["ExpressionAttributeValues"][":answer"]["S"]
+        _wait_for(lambda: text in self.driver.find_element("id", "items").text)
+        self.shown.append(self.driver.find_element("id", "items").text)
+        return answer
+
+
+def test_an_answer_streamed_by_the_model_grows_on_the_page_chunk_by_chunk(
+    realtime_example: Path, dynamodb_local: DynamoDBLocal, moto_endpoint: str
+) -> None:
+    import anthropic
+
+    from constructs_pkg.local.stubs.anthropic import API_KEY, AnthropicStub, answer_tokens, summary_of
+    from examples.realtime_feed.answer_writer import stream_answer
+
+    app = LocalApp.from_assembly(realtime_example)
+    prompt = " ".join(f"word{number}" for number in range(40))
+    with local_providers(app) as providers, AnthropicStub() as model:
+        events = providers.stubs["appsync-events"]
+        assert isinstance(events, AppSyncEventsStub)
+        runner = LocalRunner(app, LocalEndpoints.with_moto(dynamodb_local.endpoint_url, moto_endpoint),
+                             table_prefix="answers-", environment_overrides=providers.environment)  # fmt: skip
+        runner.create_tables()
+        runner.start()
+        (table,) = runner.table_names.values()
+        query = urllib.parse.urlencode({"realtime": events.realtime_url, "http": events.http_domain,
+                                        "apiKey": events.api_key, "channel": "/chats/*"})  # fmt: skip
+        with static_site(PAGE) as site, chromium() as driver:
+            # GIVEN the page subscribed to the conversations' channels, and a user message in the table
+            driver.get(f"{site}/index.html?{query}")
+            _wait_for(lambda: driver.find_element("id", "connection").text == "subscribed")
+            key = {"PK": {"S": "CHAT#42"}, "SK": {"S": "MSG#0002"}}
+            runner.dynamodb_client.put_item(TableName=table, Item={**key, "userId": {"S": "u-1"}})
+
+            # WHEN the answer is streamed by the real anthropic SDK and written in coalesced chunks
+            client = anthropic.Anthropic(api_key=API_KEY, base_url=model.url, max_retries=0)
+            writer = _CatchingUp(runner, driver)
+            streamed = stream_answer(client, writer, table_name=table, key=key, prompt=prompt, min_tokens=8)
+
+        # THEN one write carried many tokens, and the page showed the answer grow to the whole of it
+        assert streamed.text == summary_of(prompt) and streamed.tokens == len(answer_tokens(prompt)) == 41
+        assert streamed.writes == 6  # 41 tokens, 8 a write, and the final one that says "done"
+        lengths = [len(text) for text in writer.shown]
+        assert lengths == sorted(lengths) and lengths[0] < lengths[-1]
+        assert summary_of(prompt) in writer.shown[-1] and writer.shown[-1].endswith("done")
+        published = [event.json() for event in events.published if event.channel.startswith("/chats/CHAT-42-h")]
+        # The user message and the first chunk reached the feed in one batch: one message, the newer state.
+        assert len(published) == streamed.writes and all("userId" not in event.get("item", {}) for event in published)
