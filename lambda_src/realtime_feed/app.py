@@ -53,12 +53,18 @@ _logger = get_logger(__name__)
 
 class RealtimeFeedHandler:
     """The handler for one cold start: call it with the Lambda event and context. ``publisher`` Default: - an
-    ``EventsPublisher`` on the configured endpoint."""
+    ``EventsPublisher`` on the configured endpoint. ``policy`` Default: - ``RetryPolicy()``."""
 
-    def __init__(self, config: RealtimeFeedConfig, *, publisher: EventsPublisher | None = None) -> None:
+    def __init__(
+        self,
+        config: RealtimeFeedConfig,
+        *,
+        publisher: EventsPublisher | None = None,
+        policy: RetryPolicy | None = None,
+    ) -> None:
         self.config = config
         self.publisher = publisher if publisher is not None else EventsPublisher(config.http_endpoint)
-        self._policy = RetryPolicy()
+        self._policy = policy or RetryPolicy()
         self._pool = ThreadPoolExecutor(max_workers=config.max_concurrency, thread_name_prefix="feed")
 
     def close(self) -> None:

@@ -40,13 +40,17 @@ _logger = get_logger(__name__)
 
 class SearchIndexerHandler:
     """The handler for one cold start: call it with the Lambda event and context. ``index`` Default: - an
-    ``OpenSearchIndex`` on the configured endpoint."""
+    ``OpenSearchIndex`` on the configured endpoint. ``policy`` Default: - ``RetryPolicy()``."""
 
-    def __init__(self, config: SearchIndexerConfig, *, index: OpenSearchIndex | None = None) -> None:
+    def __init__(
+        self, config: SearchIndexerConfig, *, index: OpenSearchIndex | None = None, policy: RetryPolicy | None = None
+    ) -> None:
         self.config = config
         self.index = index if index is not None else OpenSearchIndex(config.endpoint, config.index,
                                                                      service=config.service)  # fmt: skip
-        self.writer = BulkWriter(self.index, max_bytes=config.max_bulk_bytes, max_actions=config.max_bulk_actions)
+        self._policy = policy or RetryPolicy()
+        self.writer = BulkWriter(self.index, max_bytes=config.max_bulk_bytes, max_actions=config.max_bulk_actions,
+                                 policy=self._policy)  # fmt: skip
         self._index_ready = False
 
     def __call__(self, event: Mapping[str, Any], context: Any) -> dict[str, list[dict[str, str]]]:
@@ -102,7 +106,7 @@ class SearchIndexerHandler:
             lambda: self.index.create(
                 self.config.mappings, timeout=max(1.0, min(_CREATE_SECONDS, deadline.remaining_seconds()))
             ),
-            policy=RetryPolicy(),
+            policy=self._policy,
             remaining_seconds=deadline.remaining_seconds,
         )
         self._index_ready = True
