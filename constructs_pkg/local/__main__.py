@@ -16,6 +16,7 @@ COMMANDS = (
     "constructs_pkg.local.run_cli",
     "constructs_pkg.local.demo_cli",
     "constructs_pkg.local.redrive_cli",
+    "constructs_pkg.local.reindex_cli",
 )
 
 
