@@ -146,9 +146,12 @@ class RealtimeFeed(StreamPipeline):
                 )
         if api is not None and user_pool is not None:
             problems.append("user_pool applies to a new API only; configure the given api's auth providers instead")
-        if api is not None and not Token.is_unresolved(api.auth_provider_types):
-            if appsync.AppSyncAuthorizationType.IAM not in api.auth_provider_types:
-                problems.append("api must have IAM among its auth providers: the feed publishes with its role")
+        if (
+            api is not None
+            and not Token.is_unresolved(api.auth_provider_types)
+            and appsync.AppSyncAuthorizationType.IAM not in api.auth_provider_types
+        ):
+            problems.append("api must have IAM among its auth providers: the feed publishes with its role")
         return problems
 
     def _new_api(self, namespace: str, user_pool: cognito.IUserPool | None) -> appsync.EventApi:

@@ -1,4 +1,4 @@
-"""SearchIndexer: an OpenSearch index kept in step with a table, fenced by stream sequence so nothing moves backwards."""
+"""SearchIndexer: an OpenSearch index kept in step with a table, fenced by stream sequence: nothing moves backwards."""
 
 from __future__ import annotations
 
@@ -108,8 +108,10 @@ class SearchIndexer(StreamPipeline):
         if not all(isinstance(spec, Mapping) for spec in mappings.values()):
             problems.append("mappings maps each field name to its mapping, e.g. {'title': {'type': 'text'}}")
         if not 1024 <= max_bulk_bytes <= _SMALL_INSTANCE_PAYLOAD_BYTES and domain is None and collection is None:
-            problems.append(f"max_bulk_bytes must be between 1024 and {_SMALL_INSTANCE_PAYLOAD_BYTES} (the new "
-                            f"domain's {_DEFAULT_INSTANCE_TYPE} payload limit), got {max_bulk_bytes}")  # fmt: skip
+            problems.append(
+                f"max_bulk_bytes must be between 1024 and {_SMALL_INSTANCE_PAYLOAD_BYTES} (the new "
+                f"domain's {_DEFAULT_INSTANCE_TYPE} payload limit), got {max_bulk_bytes}"
+            )
         elif max_bulk_bytes < 1024:
             problems.append(f"max_bulk_bytes must be at least 1024, got {max_bulk_bytes}")
         if not 1 <= max_bulk_actions <= 10_000:
@@ -162,8 +164,9 @@ class SearchIndexer(StreamPipeline):
             "Domain",
             domain_name=self._domain_name,
             version=opensearch.EngineVersion.OPENSEARCH_3_7,
-            capacity=opensearch.CapacityConfig(data_nodes=2, data_node_instance_type=_DEFAULT_INSTANCE_TYPE,
-                                               multi_az_with_standby_enabled=False),  # fmt: skip
+            capacity=opensearch.CapacityConfig(
+                data_nodes=2, data_node_instance_type=_DEFAULT_INSTANCE_TYPE, multi_az_with_standby_enabled=False
+            ),
             zone_awareness=opensearch.ZoneAwarenessConfig(enabled=True, availability_zone_count=2),
             ebs=opensearch.EbsOptions(volume_size=10, volume_type=ec2.EbsDeviceVolumeType.GP3),
             encryption_at_rest=opensearch.EncryptionAtRestOptions(enabled=True),
@@ -227,8 +230,13 @@ class SearchIndexer(StreamPipeline):
                     {
                         "ResourceType": "index",
                         "Resource": [f"index/{collection.name}/{self.index}"],
-                        "Permission": ["aoss:CreateIndex", "aoss:DescribeIndex", "aoss:UpdateIndex",
-                                       "aoss:ReadDocument", "aoss:WriteDocument"],  # fmt: skip
+                        "Permission": [
+                            "aoss:CreateIndex",
+                            "aoss:DescribeIndex",
+                            "aoss:UpdateIndex",
+                            "aoss:ReadDocument",
+                            "aoss:WriteDocument",
+                        ],
                     }
                 ],
                 "Principal": [role.role_arn],
@@ -241,7 +249,6 @@ class SearchIndexer(StreamPipeline):
             type="data",
             policy=Stack.of(self).to_json_string(policy),
         )
-
 
 
 def _domain_name(scope: Construct) -> str:

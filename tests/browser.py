@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-__all__ = ["CHROMIUM", "CHROMEDRIVER", "chromium", "static_site"]
+__all__ = ["CHROMEDRIVER", "CHROMIUM", "chromium", "static_site"]
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMEDRIVER = "/usr/bin/chromedriver"

@@ -32,8 +32,12 @@ _sequences = itertools.count(10**21)
 
 @pytest.fixture(autouse=True)
 def _dummy_credentials(monkeypatch: pytest.MonkeyPatch) -> None:
-    for name, value in {"AWS_ACCESS_KEY_ID": "local", "AWS_SECRET_ACCESS_KEY": "local", "AWS_SESSION_TOKEN": "local",
-                        "AWS_REGION": "us-east-1"}.items():  # fmt: skip
+    for name, value in {
+        "AWS_ACCESS_KEY_ID": "local",
+        "AWS_SECRET_ACCESS_KEY": "local",
+        "AWS_SESSION_TOKEN": "local",
+        "AWS_REGION": "us-east-1",
+    }.items():
         monkeypatch.setenv(name, value)
     monkeypatch.delenv("STREAM_RUNTIME_QUARANTINE", raising=False)
 
@@ -50,12 +54,21 @@ def search() -> Iterator[OpenSearchStub]:
         yield stub
 
 
-def record(name: str, key: str, new: dict[str, Any] | None = None, old: dict[str, Any] | None = None,
-           sequence: int | None = None) -> dict[str, Any]:  # fmt: skip
+def record(
+    name: str,
+    key: str,
+    new: dict[str, Any] | None = None,
+    old: dict[str, Any] | None = None,
+    sequence: int | None = None,
+) -> dict[str, Any]:
     """A wire record of item PK=``key`` with S-typed attributes."""
     number = next(_sequences) if sequence is None else sequence
-    stream: dict[str, Any] = {"Keys": {"PK": {"S": key}}, "SequenceNumber": str(number),
-                              "StreamViewType": "NEW_AND_OLD_IMAGES", "SizeBytes": 10}  # fmt: skip
+    stream: dict[str, Any] = {
+        "Keys": {"PK": {"S": key}},
+        "SequenceNumber": str(number),
+        "StreamViewType": "NEW_AND_OLD_IMAGES",
+        "SizeBytes": 10,
+    }
     if new is not None:
         stream["NewImage"] = {"PK": {"S": key}, **{name_: {"S": value} for name_, value in new.items()}}
     if old is not None:
@@ -72,8 +85,9 @@ def feed(stub: AppSyncEventsStub, **variables: str) -> RealtimeFeedHandler:
 
 
 def indexer(stub: OpenSearchStub, index: str, **variables: str) -> SearchIndexerHandler:
-    return SearchIndexerHandler(SearchIndexerConfig.from_env({"SEARCH_ENDPOINT": stub.url, "SEARCH_INDEX": index,
-                                                              **variables}), policy=FAST)  # fmt: skip
+    return SearchIndexerHandler(
+        SearchIndexerConfig.from_env({"SEARCH_ENDPOINT": stub.url, "SEARCH_INDEX": index, **variables}), policy=FAST
+    )
 
 
 NO_DEADLINE = Deadline(None)
@@ -97,8 +111,9 @@ def test_channels_keep_valid_values_and_hash_the_others() -> None:
 def test_five_events_per_publish_on_each_channel_in_order_and_every_event_signed(events: AppSyncEventsStub) -> None:
     handler = feed(events, FEED_CHANNEL="/items/{room}", FEED_ATTRIBUTES="room,text")
     before = len(events.publishes)
-    batch = changes(*(record("INSERT", f"k{n}", {"room": f"r{n % 2}", "text": f"t{n}", "hidden": "x"})
-                      for n in range(12)))  # fmt: skip
+    batch = changes(
+        *(record("INSERT", f"k{n}", {"room": f"r{n % 2}", "text": f"t{n}", "hidden": "x"}) for n in range(12))
+    )
     assert handler.publish(batch, NO_DEADLINE) == []
     publishes = events.publishes[before:]
     assert sorted(publishes) == [("/items/r0", 1), ("/items/r0", 5), ("/items/r1", 1), ("/items/r1", 5)]
@@ -121,16 +136,19 @@ def test_a_remove_is_a_delete_and_an_item_over_240_kb_a_changed_notice(events: A
 
 def test_a_missing_channel_attribute_is_a_final_failure_of_that_item_alone(events: AppSyncEventsStub) -> None:
     handler = feed(events, FEED_CHANNEL="/items/{room}", FEED_ATTRIBUTES="room")
-    (failure,) = handler.publish(changes(record("INSERT", "a", {"text": "no room"}),
-                                         record("INSERT", "b", {"room": "r"})), NO_DEADLINE)  # fmt: skip
+    (failure,) = handler.publish(
+        changes(record("INSERT", "a", {"text": "no room"}), record("INSERT", "b", {"room": "r"})), NO_DEADLINE
+    )
     assert failure.change.keys == {"PK": "a"} and is_final(failure.error) and "room" in str(failure.error)
 
 
 def test_an_answer_with_errors_or_failed_events_fails_the_items_never_silently(events: AppSyncEventsStub) -> None:
     handler = feed(events)
     # AppSync can answer 200 with errors: the events count as failed, and a refusal is final.
-    events.fail_next(AppSyncEventsStub.PUBLISH, Reply(status=200, body={"errors": [
-        {"errorType": "UnauthorizedException", "message": "not allowed"}]}))  # fmt: skip
+    events.fail_next(
+        AppSyncEventsStub.PUBLISH,
+        Reply(status=200, body={"errors": [{"errorType": "UnauthorizedException", "message": "not allowed"}]}),
+    )
     (refused,) = handler.publish(changes(record("INSERT", "e1", {"text": "a"})), NO_DEADLINE)
     assert is_final(refused.error) and "not allowed" in str(refused.error)
     # A failed event with a 4xx code is final; one with a 5xx is retried, then succeeds.
@@ -166,11 +184,18 @@ def test_an_expired_credential_is_retryable_and_a_wrong_signature_final(
 
 
 def test_documents_by_key_with_tombstones_and_the_index_created_with_its_mappings(search: OpenSearchStub) -> None:
-    handler = indexer(search, "shop", SEARCH_MAPPINGS=json.dumps({"name": {"type": "text"}}),
-                      SEARCH_ATTRIBUTES="name")  # fmt: skip
-    assert handler.apply(changes(record("INSERT", "p1", {"name": "lamp", "cost": "3"}),
-                                 record("INSERT", "p|2", {"name": "desk"}),
-                                 record("REMOVE", "p3", old={"name": "gone"})), NO_DEADLINE) == []  # fmt: skip
+    handler = indexer(search, "shop", SEARCH_MAPPINGS=json.dumps({"name": {"type": "text"}}), SEARCH_ATTRIBUTES="name")
+    assert (
+        handler.apply(
+            changes(
+                record("INSERT", "p1", {"name": "lamp", "cost": "3"}),
+                record("INSERT", "p|2", {"name": "desk"}),
+                record("REMOVE", "p3", old={"name": "gone"}),
+            ),
+            NO_DEADLINE,
+        )
+        == []
+    )
     documents = search.documents("shop")
     assert set(documents) == {"p1", "p%7C2", "p3"} and documents["p1"]["name"] == "lamp"
     assert "cost" not in documents["p1"] and documents["p3"][SEARCH_DELETED_FIELD] is True
@@ -209,17 +234,23 @@ def test_a_reindexed_item_never_overwrites_what_the_stream_wrote(search: OpenSea
 
     handler = indexer(search, "fenced")
     handler.apply(changes(record("INSERT", "r1", {"v": "stream"})), NO_DEADLINE)
-    scanned = [BulkAction.of(*fenced_write("fenced", key, item_document({"PK": key}, {"v": "scan"}, (),
-                                                                        REINDEX_SEQUENCE)), key)
-               for key in ("r1", "r2")]  # fmt: skip
+    scanned = [
+        BulkAction.of(
+            *fenced_write("fenced", key, item_document({"PK": key}, {"v": "scan"}, (), REINDEX_SEQUENCE)), key
+        )
+        for key in ("r1", "r2")
+    ]
     assert handler.writer.write(scanned) == [None, None]
     assert {key: doc["v"] for key, doc in search.documents("fenced").items()} == {"r1": "stream", "r2": "scan"}
 
 
 # --- ordering and idempotence, as properties -------------------------------------------------------------------------
 
-operations = st.lists(st.tuples(st.sampled_from(["a", "b", "c", "d"]), st.sampled_from(["put", "delete"]),
-                                st.integers(0, 99)), min_size=1, max_size=40)  # fmt: skip
+operations = st.lists(
+    st.tuples(st.sampled_from(["a", "b", "c", "d"]), st.sampled_from(["put", "delete"]), st.integers(0, 99)),
+    min_size=1,
+    max_size=40,
+)
 
 
 def _records(ops: list[tuple[str, str, int]]) -> tuple[list[dict[str, Any]], dict[str, str | None]]:

@@ -102,11 +102,16 @@ def _table_items(runner: LocalRunner, table: str) -> dict[str, dict[str, Any]]:
 def _as_published(item: dict[str, Any]) -> dict[str, Any]:
     """An item as the feed publishes it: JSON numbers, the private attribute left out."""
     return {
-        name: (int(value) if isinstance(value, Decimal) and value == value.to_integral_value() else
-               float(value) if isinstance(value, Decimal) else value)
+        name: (
+            int(value)
+            if isinstance(value, Decimal) and value == value.to_integral_value()
+            else float(value)
+            if isinstance(value, Decimal)
+            else value
+        )
         for name, value in item.items()
         if name != "secret"
-    }  # fmt: skip
+    }
 
 
 def _random_writes(runner: LocalRunner, table: str, rng: random.Random, count: int) -> None:
@@ -118,14 +123,26 @@ def _random_writes(runner: LocalRunner, table: str, rng: random.Random, count: i
         if action < 0.2:
             client.delete_item(TableName=table, Key=key)
         elif action < 0.6:
-            client.put_item(TableName=table, Item={**key, "name": {"S": f"{item} v{rng.randrange(1000)}"},
-                                                   "price": {"N": str(rng.randrange(1, 500))},
-                                                   "secret": {"S": "never published"}})  # fmt: skip
+            client.put_item(
+                TableName=table,
+                Item={
+                    **key,
+                    "name": {"S": f"{item} v{rng.randrange(1000)}"},
+                    "price": {"N": str(rng.randrange(1, 500))},
+                    "secret": {"S": "never published"},
+                },
+            )
         else:
-            client.update_item(TableName=table, Key=key, UpdateExpression="SET price = :price, #name = :name",
-                               ExpressionAttributeNames={"#name": "name"},
-                               ExpressionAttributeValues={":price": {"N": str(rng.randrange(1, 500))},
-                                                          ":name": {"S": f"{item} u{rng.randrange(1000)}"}})  # fmt: skip
+            client.update_item(
+                TableName=table,
+                Key=key,
+                UpdateExpression="SET price = :price, #name = :name",
+                ExpressionAttributeNames={"#name": "name"},
+                ExpressionAttributeValues={
+                    ":price": {"N": str(rng.randrange(1, 500))},
+                    ":name": {"S": f"{item} u{rng.randrange(1000)}"},
+                },
+            )
 
 
 def test_random_changes_reach_the_index_and_the_page_in_order_through_faults_and_a_full_redrive(
@@ -146,8 +163,14 @@ def test_random_changes_reach_the_index_and_the_page_in_order_through_faults_and
         runner.create_tables()
         runner.start()
         (table,) = runner.table_names.values()
-        query = urllib.parse.urlencode({"realtime": events.realtime_url, "http": events.http_domain,
-                                        "apiKey": events.api_key, "channel": "/items/*"})  # fmt: skip
+        query = urllib.parse.urlencode(
+            {
+                "realtime": events.realtime_url,
+                "http": events.http_domain,
+                "apiKey": events.api_key,
+                "channel": "/items/*",
+            }
+        )
         with static_site(PAGE) as site, chromium() as driver:
             # GIVEN the example page subscribed to every channel of the feed, in a real browser
             driver.get(f"{site}/index.html?{query}")
@@ -159,8 +182,9 @@ def test_random_changes_reach_the_index_and_the_page_in_order_through_faults_and
             events.fail_events_when("poison-feed", code=400, message="refused by a namespace handler")
             client.put_item(TableName=table, Item={**poison_key, "name": {"S": "poison-feed"}, "price": {"N": "1"}})
             runner.run_until_idle(timeout=60, quiet_seconds=0.5)
-            client.put_item(TableName=table, Item={**poison_key, "name": {"S": "poison-search"},
-                                                   "price": {"S": "not a number"}})  # fmt: skip
+            client.put_item(
+                TableName=table, Item={**poison_key, "name": {"S": "poison-search"}, "price": {"S": "not a number"}}
+            )
             events.fail_next(AppSyncEventsStub.PUBLISH, Reply.error(500), Reply.error(503))
             events.fail_events_when("ITEM#0", code=500, message="internal", times=3)
             search.fail_items_when("ITEM#1", status=429, times=4)
@@ -268,13 +292,23 @@ def test_an_answer_streamed_by_the_model_grows_on_the_page_chunk_by_chunk(
     with local_providers(app) as providers, AnthropicStub() as model:
         events = providers.stubs["appsync-events"]
         assert isinstance(events, AppSyncEventsStub)
-        runner = LocalRunner(app, LocalEndpoints.with_moto(dynamodb_local.endpoint_url, moto_endpoint),
-                             table_prefix="answers-", environment_overrides=providers.environment)  # fmt: skip
+        runner = LocalRunner(
+            app,
+            LocalEndpoints.with_moto(dynamodb_local.endpoint_url, moto_endpoint),
+            table_prefix="answers-",
+            environment_overrides=providers.environment,
+        )
         runner.create_tables()
         runner.start()
         (table,) = runner.table_names.values()
-        query = urllib.parse.urlencode({"realtime": events.realtime_url, "http": events.http_domain,
-                                        "apiKey": events.api_key, "channel": "/chats/*"})  # fmt: skip
+        query = urllib.parse.urlencode(
+            {
+                "realtime": events.realtime_url,
+                "http": events.http_domain,
+                "apiKey": events.api_key,
+                "channel": "/chats/*",
+            }
+        )
         with static_site(PAGE) as site, chromium() as driver:
             # GIVEN the page subscribed to the conversations' channels, and a user message in the table
             driver.get(f"{site}/index.html?{query}")

@@ -14,8 +14,13 @@ from lambda_src.contract import SEARCH_DELETED_FIELD
 from lambda_src.search_indexer.documents import fenced_write, item_document, sequence_text, tombstone
 from lambda_src.search_indexer.opensearch import BulkAction, OpenSearchIndex
 
-CREDENTIALS = {"AWS_ACCESS_KEY_ID": "local", "AWS_SECRET_ACCESS_KEY": "local", "AWS_SESSION_TOKEN": "local",
-               "AWS_REGION": "us-east-1", "AWS_DEFAULT_REGION": "us-east-1"}  # fmt: skip
+CREDENTIALS = {
+    "AWS_ACCESS_KEY_ID": "local",
+    "AWS_SECRET_ACCESS_KEY": "local",
+    "AWS_SESSION_TOKEN": "local",
+    "AWS_REGION": "us-east-1",
+    "AWS_DEFAULT_REGION": "us-east-1",
+}
 
 
 def test_reindex_fills_the_missing_documents_and_keeps_what_the_stream_wrote(
@@ -24,27 +29,56 @@ def test_reindex_fills_the_missing_documents_and_keeps_what_the_stream_wrote(
     for name, value in CREDENTIALS.items():
         monkeypatch.setenv(name, value)
     client = dynamodb_local.client()
-    client.create_table(TableName="reindex-products", BillingMode="PAY_PER_REQUEST",
-                        KeySchema=[{"AttributeName": "PK", "KeyType": "HASH"}],
-                        AttributeDefinitions=[{"AttributeName": "PK", "AttributeType": "S"}])  # fmt: skip
+    client.create_table(
+        TableName="reindex-products",
+        BillingMode="PAY_PER_REQUEST",
+        KeySchema=[{"AttributeName": "PK", "KeyType": "HASH"}],
+        AttributeDefinitions=[{"AttributeName": "PK", "AttributeType": "S"}],
+    )
     for number in range(1200):
-        client.put_item(TableName="reindex-products", Item={"PK": {"S": f"P{number:04d}"}, "name": {"S": "scanned"},
-                                                            "price": {"N": str(number)}})  # fmt: skip
+        client.put_item(
+            TableName="reindex-products",
+            Item={"PK": {"S": f"P{number:04d}"}, "name": {"S": "scanned"}, "price": {"N": str(number)}},
+        )
     with OpenSearchStub() as search:
         # GIVEN what the stream wrote while the scan runs: a newer P0001, and P0002 deleted after the scan read it
         index = OpenSearchIndex(search.url, "products")
         streamed = item_document({"PK": "P0001"}, {"name": "streamed"}, (), sequence_text(10**21))
         deleted = tombstone({"PK": "P0002"}, sequence_text(10**21 + 1))
-        index.bulk([BulkAction.of(*fenced_write("products", "P0001", streamed), None),
-                    BulkAction.of(*fenced_write("products", "P0002", deleted), None)], timeout=5)  # fmt: skip
+        index.bulk(
+            [
+                BulkAction.of(*fenced_write("products", "P0001", streamed), None),
+                BulkAction.of(*fenced_write("products", "P0002", deleted), None),
+            ],
+            timeout=5,
+        )
 
         # WHEN the reindex runs
         done = subprocess.run(
-            [sys.executable, "-m", "constructs_pkg.local", "reindex", "--table", "reindex-products", "--endpoint",
-             search.url, "--index", "products", "--mappings", '{"price": {"type": "double"}}', "--max-bulk-actions",
-             "500", "--dynamodb-endpoint", dynamodb_local.endpoint_url],
-            capture_output=True, text=True, env={**os.environ, **CREDENTIALS}, timeout=120, check=False,
-        )  # fmt: skip
+            [
+                sys.executable,
+                "-m",
+                "constructs_pkg.local",
+                "reindex",
+                "--table",
+                "reindex-products",
+                "--endpoint",
+                search.url,
+                "--index",
+                "products",
+                "--mappings",
+                '{"price": {"type": "double"}}',
+                "--max-bulk-actions",
+                "500",
+                "--dynamodb-endpoint",
+                dynamodb_local.endpoint_url,
+            ],
+            capture_output=True,
+            text=True,
+            env={**os.environ, **CREDENTIALS},
+            timeout=120,
+            check=False,
+        )
 
         # THEN every item is indexed, in three bulk requests, and the stream's writes stand
         assert done.returncode == 0, done.stderr

@@ -39,8 +39,8 @@ class HttpAnswer:
 
 
 class SignedHttpClient:
-    """Requests to ``base_url`` (``https://host[:port]``, or http for a local stub), signed for ``service`` (``appsync``,
-    ``es``, ``aoss``) in ``region`` (Default: - boto3's region, AWS_REGION in Lambda).
+    """Requests to ``base_url`` (``https://host[:port]``, or http for a local stub), signed for ``service``
+    (``appsync``, ``es``, ``aoss``) in ``region`` (Default: - boto3's region, AWS_REGION in Lambda).
 
     ``request`` returns every answer, errors included; ``json`` raises a classified ``ProviderError`` for a status
     of 400 or more (408, 409, 429, 5xx and an expired token retryable, the rest final) and for a transport failure

@@ -93,8 +93,10 @@ class RealtimeFeedHandler:
                     continue
             if message.oversized:
                 oversized += 1
-                _logger.warning("Item too large to publish: a 'changed' notice goes instead",
-                                extra={"itemIdentifier": str(change.sequence_number)})  # fmt: skip
+                _logger.warning(
+                    "Item too large to publish: a 'changed' notice goes instead",
+                    extra={"itemIdentifier": str(change.sequence_number)},
+                )
             by_channel.setdefault(message.channel, []).append(message)
         futures = []
         for channel, messages in by_channel.items():
@@ -111,9 +113,14 @@ class RealtimeFeedHandler:
             put_metric(OVERSIZED_ITEMS_METRIC, oversized)
         _logger.info(
             "Feed published",
-            extra={"items": len(changes), "channels": len(by_channel), "published": published,
-                   "oversized": oversized, "failed": len(failed)},
-        )  # fmt: skip
+            extra={
+                "items": len(changes),
+                "channels": len(by_channel),
+                "published": published,
+                "oversized": oversized,
+                "failed": len(failed),
+            },
+        )
         return failed
 
     def _publish_channel(
@@ -131,9 +138,12 @@ class RealtimeFeedHandler:
                 with record_context(message.change.records[-1].raw):
                     _logger.error(
                         "Record failed: not published",
-                        extra={"itemIdentifier": str(message.change.sequence_number), "channel": channel,
-                               "error": str(error)},
-                    )  # fmt: skip
+                        extra={
+                            "itemIdentifier": str(message.change.sequence_number),
+                            "channel": channel,
+                            "error": str(error),
+                        },
+                    )
                 failures.append(ChangeFailure(message.change, error))
         return failures, published
 

@@ -69,7 +69,7 @@ def _event_error(entry: dict[str, Any]) -> ProviderError:
     code = entry.get("code")
     message = str(entry.get("message") or "the API refused this event")[:500]
     try:
-        status = int(code)
-    except (TypeError, ValueError):
+        status = int(str(code))
+    except ValueError:
         return RetryableProviderError(PROVIDER, message, code=None if code is None else str(code))
     return classify_status(PROVIDER, status, message, code=str(code))

@@ -46,11 +46,13 @@ class SearchIndexerHandler:
         self, config: SearchIndexerConfig, *, index: OpenSearchIndex | None = None, policy: RetryPolicy | None = None
     ) -> None:
         self.config = config
-        self.index = index if index is not None else OpenSearchIndex(config.endpoint, config.index,
-                                                                     service=config.service)  # fmt: skip
+        self.index = (
+            index if index is not None else OpenSearchIndex(config.endpoint, config.index, service=config.service)
+        )
         self._policy = policy or RetryPolicy()
-        self.writer = BulkWriter(self.index, max_bytes=config.max_bulk_bytes, max_actions=config.max_bulk_actions,
-                                 policy=self._policy)  # fmt: skip
+        self.writer = BulkWriter(
+            self.index, max_bytes=config.max_bulk_bytes, max_actions=config.max_bulk_actions, policy=self._policy
+        )
         self._index_ready = False
 
     def __call__(self, event: Mapping[str, Any], context: Any) -> dict[str, list[dict[str, str]]]:
@@ -81,8 +83,10 @@ class SearchIndexerHandler:
                 continue
             change = action.subject
             with record_context(change.records[-1].raw):
-                _logger.error("Record failed: not indexed",
-                              extra={"itemIdentifier": str(change.sequence_number), "error": str(outcome)})  # fmt: skip
+                _logger.error(
+                    "Record failed: not indexed",
+                    extra={"itemIdentifier": str(change.sequence_number), "error": str(outcome)},
+                )
             failed.append(ChangeFailure(change, outcome))
         if written:
             put_metric(INDEXED_DOCUMENTS_METRIC, written)

@@ -86,8 +86,9 @@ class OpenSearchIndex:
     def get(self, document_id: str, *, timeout: float = 10.0) -> dict[str, Any] | None:
         """The stored source of ``document_id``, or None."""
         self.requests += 1
-        answer = self._client.request("GET", f"/{quote(self.index)}/_doc/{quote(document_id, safe='')}",
-                                      timeout=timeout)  # fmt: skip
+        answer = self._client.request(
+            "GET", f"/{quote(self.index)}/_doc/{quote(document_id, safe='')}", timeout=timeout
+        )
         if answer.status == 404:
             return None
         if answer.status >= 400:

@@ -1,10 +1,10 @@
 """The Anthropic Messages API on 127.0.0.1, for the real ``anthropic`` SDK pointed at it by base URL.
 
-Answers ``POST /v1/messages`` (streamed as server-sent events when the body says ``"stream": true``) as https://docs.anthropic.com/en/api/messages does, errors as
-https://docs.anthropic.com/en/api/errors shapes them (with a ``request-id`` header on every answer). The summary of a
-prompt is ``summary_of(prompt)``, so a test can tell which text a summary came from. ``fail_when(marker, *replies)``
-answers the next requests whose prompt holds ``marker`` with ``replies``: with requests running concurrently, that
-is how a test picks which record meets which fault.
+Answers ``POST /v1/messages`` as https://docs.anthropic.com/en/api/messages does (as server-sent events when the body
+says ``"stream": true``), errors as https://docs.anthropic.com/en/api/errors shapes them (with a ``request-id``
+header on every answer). The summary of a prompt is ``summary_of(prompt)``, so a test can tell which text a summary
+came from. ``fail_when(marker, *replies)`` answers the next requests whose prompt holds ``marker`` with ``replies``:
+with requests running concurrently, that is how a test picks which record meets which fault.
 """
 
 from __future__ import annotations
@@ -22,8 +22,8 @@ __all__ = [
     "API_KEY",
     "AnthropicStub",
     "PromptFaults",
-    "anthropic_error",
     "answer_tokens",
+    "anthropic_error",
     "message_body",
     "message_stream",
     "prompt_of",
@@ -67,18 +67,28 @@ def message_stream(model: str, prompt: str) -> bytes:
     tokens = answer_tokens(prompt)
     events: list[tuple[str, dict[str, Any]]] = [
         ("message_start", {"type": "message_start", "message": message}),
-        ("content_block_start", {"type": "content_block_start", "index": 0,
-                                 "content_block": {"type": "text", "text": ""}}),  # fmt: skip
+        (
+            "content_block_start",
+            {"type": "content_block_start", "index": 0, "content_block": {"type": "text", "text": ""}},
+        ),
     ]
     events += [
-        ("content_block_delta", {"type": "content_block_delta", "index": 0,
-                                 "delta": {"type": "text_delta", "text": token}})  # fmt: skip
+        (
+            "content_block_delta",
+            {"type": "content_block_delta", "index": 0, "delta": {"type": "text_delta", "text": token}},
+        )
         for token in tokens
     ]
     events += [
         ("content_block_stop", {"type": "content_block_stop", "index": 0}),
-        ("message_delta", {"type": "message_delta", "delta": {"stop_reason": "end_turn", "stop_sequence": None},
-                           "usage": {"output_tokens": len(tokens)}}),  # fmt: skip
+        (
+            "message_delta",
+            {
+                "type": "message_delta",
+                "delta": {"stop_reason": "end_turn", "stop_sequence": None},
+                "usage": {"output_tokens": len(tokens)},
+            },
+        ),
         ("message_stop", {"type": "message_stop"}),
     ]
     return "".join(f"event: {name}\ndata: {json.dumps(data)}\n\n" for name, data in events).encode()
@@ -201,8 +211,8 @@ class AnthropicStub(StubServer):
         if fault is not None:
             return fault
         if body.get("stream") is True:
-            return Reply(raw=message_stream(body["model"], prompt),
-                         headers={"request-id": f"req_ok{next(_request_ids)}", "Content-Type": "text/event-stream"})  # fmt: skip
+            headers = {"request-id": f"req_ok{next(_request_ids)}", "Content-Type": "text/event-stream"}
+            return Reply(raw=message_stream(body["model"], prompt), headers=headers)
         return Reply(body=message_body(body["model"], prompt), headers={"request-id": f"req_ok{next(_request_ids)}"})
 
 

@@ -20,6 +20,7 @@ quotas and throttling (script them with ``fail_next``), custom domains.
 from __future__ import annotations
 
 import base64
+import contextlib
 import json
 import re
 import threading
@@ -40,7 +41,9 @@ __all__ = ["API_KEY", "SUBPROTOCOL", "AppSyncEventsStub", "Published", "auth_sub
 API_KEY = "da2-localstubkey0000000000000"
 SUBPROTOCOL = "aws-appsync-event-ws"
 CONNECTION_TIMEOUT_MS = 300_000
-_CHANNEL = re.compile(r"/[A-Za-z0-9](?:[A-Za-z0-9-]{0,48}[A-Za-z0-9])?(?:/(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,48}[A-Za-z0-9])?))*")
+_CHANNEL = re.compile(
+    r"/[A-Za-z0-9](?:[A-Za-z0-9-]{0,48}[A-Za-z0-9])?(?:/(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,48}[A-Za-z0-9])?))*"
+)
 
 
 @dataclass(frozen=True)
@@ -173,10 +176,8 @@ class AppSyncEventsStub(StubServer):
             ]
         for event in accepted:
             for subscriber, subscription_id in subscribers:
-                try:
+                with contextlib.suppress(ConnectionClosed):
                     subscriber.socket.send(json.dumps({"type": "data", "id": subscription_id, "event": event}))
-                except ConnectionClosed:
-                    pass
         return successful, failed
 
     def _event_refusal(self, event: Any) -> tuple[int, str] | None:
@@ -255,8 +256,14 @@ class AppSyncEventsStub(StubServer):
             message = json.loads(text)
             kind = message["type"]
         except (ValueError, KeyError, TypeError):
-            socket.send(json.dumps({"type": "error", "errors": [{"errorType": "BadRequestException",
-                                                                  "message": "a JSON message with a type"}]}))  # fmt: skip
+            socket.send(
+                json.dumps(
+                    {
+                        "type": "error",
+                        "errors": [{"errorType": "BadRequestException", "message": "a JSON message with a type"}],
+                    }
+                )
+            )
             return
         identifier = message.get("id")
         if kind == "connection_init":
@@ -270,8 +277,15 @@ class AppSyncEventsStub(StubServer):
             elif not self._connect_allowed(authorization):
                 problem = ("UnauthorizedException", "You are not authorized to make this call.")
             if problem is not None:
-                socket.send(json.dumps({"type": "subscribe_error", "id": identifier,
-                                        "errors": [{"errorType": problem[0], "message": problem[1]}]}))  # fmt: skip
+                socket.send(
+                    json.dumps(
+                        {
+                            "type": "subscribe_error",
+                            "id": identifier,
+                            "errors": [{"errorType": problem[0], "message": problem[1]}],
+                        }
+                    )
+                )
                 return
             with self._state:
                 subscriber.subscriptions[str(identifier)] = channel
@@ -283,14 +297,22 @@ class AppSyncEventsStub(StubServer):
             socket.send(json.dumps({"type": answer, "id": identifier}))
         elif kind == "publish":
             channel, events = message.get("channel"), message.get("events")
-            problem = self._publish_problem(channel, events)
-            if problem is not None:
-                socket.send(json.dumps({"type": "publish_error", "id": identifier,
-                                        "errors": [{"errorType": "BadRequestException", "message": problem}]}))  # fmt: skip
+            refused = self._publish_problem(channel, events)
+            if refused is not None:
+                socket.send(
+                    json.dumps(
+                        {
+                            "type": "publish_error",
+                            "id": identifier,
+                            "errors": [{"errorType": "BadRequestException", "message": refused}],
+                        }
+                    )
+                )
                 return
             successful, failed = self._deliver(channel, events)
-            socket.send(json.dumps({"type": "publish_success", "id": identifier, "successful": successful,
-                                    "failed": failed}))  # fmt: skip
+            socket.send(
+                json.dumps({"type": "publish_success", "id": identifier, "successful": successful, "failed": failed})
+            )
 
 
 def _header_protocol(offered: list[str]) -> dict[str, Any] | None:

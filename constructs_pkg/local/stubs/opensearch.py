@@ -34,6 +34,7 @@ from .sigv4 import SigV4Verifier
 
 __all__ = ["OpenSearchStub"]
 
+
 def _number_like(value: Any, parse: Any) -> bool:
     # OpenSearch coerces numeric strings into numeric fields by default (the "coerce" mapping parameter).
     if isinstance(value, bool):
@@ -119,8 +120,9 @@ class OpenSearchStub(StubServer):
             found = self.indexes.get(index)
             return {} if found is None else {key: dict(value) for key, value in found.documents.items()}
 
-    def fail_items_when(self, marker: str, *, status: int = 429, error_type: str = "es_rejected_execution_exception",
-                        times: int = 1) -> None:  # fmt: skip
+    def fail_items_when(
+        self, marker: str, *, status: int = 429, error_type: str = "es_rejected_execution_exception", times: int = 1
+    ) -> None:
         """Fail the next ``times`` bulk items whose action holds ``marker`` with ``status`` and ``error_type``."""
         with self._data:
             self._item_faults.extend([(marker, status, error_type)] * times)
@@ -159,8 +161,7 @@ class OpenSearchStub(StubServer):
             return _error(404, "index_not_found_exception", f"no such index [{index}]")
         if source is None:
             return Reply(status=404, body={"_index": index, "_id": document_id, "found": False})
-        return Reply(body={"_index": index, "_id": document_id, "_version": version, "found": True,
-                           "_source": source})  # fmt: skip
+        return Reply(body={"_index": index, "_id": document_id, "_version": version, "found": True, "_source": source})
 
     def _put_document(self, request: Request) -> Reply:
         index, document_id, query = self._document_path(request)
@@ -196,8 +197,13 @@ class OpenSearchStub(StubServer):
                 ]
             except ValueError as error:
                 return _error(400, "parsing_exception", str(error))
-        return Reply(body={"took": 1, "timed_out": False,
-                           "hits": {"total": {"value": len(hits), "relation": "eq"}, "hits": hits[:size]}})  # fmt: skip
+        return Reply(
+            body={
+                "took": 1,
+                "timed_out": False,
+                "hits": {"total": {"value": len(hits), "relation": "eq"}, "hits": hits[:size]},
+            }
+        )
 
     # --- _bulk ----------------------------------------------------------------------------------------------------
 
@@ -216,8 +222,16 @@ class OpenSearchStub(StubServer):
                 position += 1
                 fault = self._item_fault(lines[position - 1])
                 if fault is not None:
-                    items.append({kind: {"_index": action.get("_index"), "_id": action.get("_id"), "status": fault[0],
-                                         "error": {"type": fault[1], "reason": "scripted by the test"}}})  # fmt: skip
+                    items.append(
+                        {
+                            kind: {
+                                "_index": action.get("_index"),
+                                "_id": action.get("_id"),
+                                "status": fault[0],
+                                "error": {"type": fault[1], "reason": "scripted by the test"},
+                            }
+                        }
+                    )
                     continue
                 with self._data:
                     items.append({kind: self._apply(kind, action, body)})
@@ -248,21 +262,36 @@ class OpenSearchStub(StubServer):
             return {**answer, "result": "deleted", "status": 200, "_version": index.versions[document_id]}
         if kind in ("index", "create"):
             if kind == "create" and stored is not None:
-                return {**answer, "status": 409, "error": _reason("version_conflict_engine_exception",
-                                                                  "document already exists")}  # fmt: skip
+                return {
+                    **answer,
+                    "status": 409,
+                    "error": _reason("version_conflict_engine_exception", "document already exists"),
+                }
             version = None
             if action.get("version_type") == "external":
                 version = int(action["version"])
                 if version <= index.versions.get(document_id, -1):
-                    return {**answer, "status": 409, "error": _reason("version_conflict_engine_exception",
-                            f"current version [{index.versions[document_id]}] is higher or equal to [{version}]")}  # fmt: skip
+                    return {
+                        **answer,
+                        "status": 409,
+                        "error": _reason(
+                            "version_conflict_engine_exception",
+                            f"current version [{index.versions[document_id]}] is higher or equal to [{version}]",
+                        ),
+                    }
             return self._store(index, answer, document_id, body, version)
         if kind == "update":
             return self._update(index, answer, document_id, stored, body)
         return {**answer, "status": 400, "error": _reason("illegal_argument_exception", f"unknown action {kind}")}
 
-    def _update(self, index: _Index, answer: dict[str, Any], document_id: str, stored: dict[str, Any] | None,
-                body: Mapping[str, Any]) -> dict[str, Any]:  # fmt: skip
+    def _update(
+        self,
+        index: _Index,
+        answer: dict[str, Any],
+        document_id: str,
+        stored: dict[str, Any] | None,
+        body: Mapping[str, Any],
+    ) -> dict[str, Any]:
         script = body.get("script")
         if script is None:
             if stored is None and not body.get("doc_as_upsert") and "upsert" not in body:
@@ -270,8 +299,11 @@ class OpenSearchStub(StubServer):
             base = dict(stored) if stored is not None else dict(body.get("upsert") or {})
             return self._store(index, answer, document_id, {**base, **(body.get("doc") or {})}, None)
         if script.get("source") != FENCE_SCRIPT:
-            return {**answer, "status": 400, "error": _reason("illegal_argument_exception",
-                                                              "the stub runs only the SearchIndexer's fence script")}  # fmt: skip
+            return {
+                **answer,
+                "status": 400,
+                "error": _reason("illegal_argument_exception", "the stub runs only the SearchIndexer's fence script"),
+            }
         if stored is None and not body.get("scripted_upsert"):
             if "upsert" in body:
                 return self._store(index, answer, document_id, dict(body["upsert"]), None)
@@ -283,18 +315,27 @@ class OpenSearchStub(StubServer):
             return {**answer, "result": "noop", "status": 200, "_version": index.versions.get(document_id, 0)}
         return self._store(index, answer, document_id, dict(params["doc"]), None)
 
-    def _store(self, index: _Index, answer: dict[str, Any], document_id: str, source: Any,
-               version: int | None) -> dict[str, Any]:  # fmt: skip
+    def _store(
+        self, index: _Index, answer: dict[str, Any], document_id: str, source: Any, version: int | None
+    ) -> dict[str, Any]:
         if not isinstance(source, dict):
-            return {**answer, "status": 400, "error": _reason("mapper_parsing_exception", "the document is not an object")}
+            return {
+                **answer,
+                "status": 400,
+                "error": _reason("mapper_parsing_exception", "the document is not an object"),
+            }
         problem = index.check(source)
         if problem is not None:
             return {**answer, "status": 400, "error": _reason("mapper_parsing_exception", problem)}
         created = document_id not in index.documents
         index.documents[document_id] = source
         index.versions[document_id] = version if version is not None else index.versions.get(document_id, 0) + 1
-        return {**answer, "result": "created" if created else "updated", "status": 201 if created else 200,
-                "_version": index.versions[document_id]}  # fmt: skip
+        return {
+            **answer,
+            "result": "created" if created else "updated",
+            "status": 201 if created else 200,
+            "_version": index.versions[document_id],
+        }
 
 
 def _matches(query: Mapping[str, Any], source: Mapping[str, Any]) -> bool:
@@ -336,7 +377,7 @@ def _reason(error_type: str, reason: str) -> dict[str, str]:
 
 
 def _error(status: int, error_type: str, reason: str) -> Reply:
-    return Reply(status=status, body={"error": {"root_cause": [_reason(error_type, reason)], **_reason(error_type, reason)},
-                                      "status": status})  # fmt: skip
-
-
+    return Reply(
+        status=status,
+        body={"error": {"root_cause": [_reason(error_type, reason)], **_reason(error_type, reason)}, "status": status},
+    )

@@ -4,6 +4,7 @@ text, ping, pong and close frames (https://www.rfc-editor.org/rfc/rfc6455). Stan
 from __future__ import annotations
 
 import base64
+import contextlib
 import hashlib
 import struct
 import threading
@@ -57,10 +58,8 @@ class WebSocket:
     def close(self) -> None:
         if not self.closed:
             self.closed = True
-            try:
+            with contextlib.suppress(ConnectionClosed):
                 self._send_frame(_CLOSE, struct.pack("!H", 1000))
-            except ConnectionClosed:
-                pass
 
     def _frame(self) -> tuple[int, bool, bytes]:
         head = self._read(2)
