@@ -87,3 +87,31 @@ def test_reindex_fills_the_missing_documents_and_keeps_what_the_stream_wrote(
         assert len(documents) == 1200 and documents["P0003"]["name"] == "scanned"
         assert documents["P0001"]["name"] == "streamed" and documents["P0002"][SEARCH_DELETED_FIELD] is True
         assert len(search.requests_to(OpenSearchStub.BULK)) == 1 + 3
+
+
+def test_the_search_demo_answers_searches_after_writes_an_update_and_a_delete() -> None:
+    synth_search_index = (
+        "from aws_cdk import App; from examples.search_index.stack import SearchIndexStack; "
+        "app = App(); SearchIndexStack(app, 'SearchIndex'); app.synth()"
+    )
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "constructs_pkg.local",
+            "search-demo",
+            "--app-command",
+            f'{sys.executable} -c "{synth_search_index}"',
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    searches = [line.strip() for line in done.stdout.splitlines() if line.strip().startswith("search ")]
+    assert searches == [
+        'search category = lighting: 2 hits: ["Desk lamp (24.9)", "Floor lamp (89)"]',
+        'search category = lighting: 1 hits: ["Desk lamp (19.9)"]',
+        "search name matches 'office chair': 1 hits: [\"Office chair (129)\"]",
+    ]

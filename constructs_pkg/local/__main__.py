@@ -17,6 +17,7 @@ COMMANDS = (
     "constructs_pkg.local.demo_cli",
     "constructs_pkg.local.redrive_cli",
     "constructs_pkg.local.reindex_cli",
+    "constructs_pkg.local.search_demo_cli",
 )
 
 
