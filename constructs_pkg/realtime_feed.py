@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any, ClassVar, Unpack
 
-from aws_cdk import Acknowledgment, CfnElement, Duration, Expiration, Names, Stack, Token, Validations
+from aws_cdk import Acknowledgment, CfnElement, Expiration, Names, Stack, Token, Validations
 from aws_cdk import aws_appsync as appsync
 from aws_cdk import aws_cognito as cognito
 from aws_cdk import aws_dynamodb as dynamodb
@@ -23,9 +23,6 @@ from .table_facts import key_attributes_of, stream_view_type_of
 
 __all__ = ["RealtimeFeed"]
 
-# AppSync's longest API key lifetime; CDK's own default is 7 days, after which subscribers are refused without warning.
-_API_KEY_DAYS = 365
-
 
 @documented
 class RealtimeFeed(StreamPipeline):
@@ -38,10 +35,12 @@ class RealtimeFeed(StreamPipeline):
 
     - ``table``: an ``ITable`` with a NEW_IMAGE or NEW_AND_OLD_IMAGES stream, or a ``StreamTriggeredTable``.
     - ``api``: an ``IEventApi`` with IAM among its auth providers, holding the channel's namespace.
-      Default: - a new Events API: IAM for this publisher, an API key (valid a year) for subscribers, or the
-      ``user_pool``'s users, and the channel's namespace.
+      Default: - a new Events API: IAM for this publisher, an API key for subscribers, or the ``user_pool``'s
+      users, and the channel's namespace.
     - ``user_pool``: subscribers sign in with this Cognito user pool instead of an API key; only for a new API.
       Default: - an API key.
+    - ``api_key_expires``: when the new API's key expires, e.g. ``Expiration.after(Duration.days(365))`` (AppSync
+      allows up to 365 days; subscribers are refused once it has). Default: - AppSync's 7 days from creation.
     - ``channel``: the channel path, each segment after the namespace a literal or a whole ``{attribute}``, naming key
       attributes or ``attributes``. Default: $DEFAULT_FEED_CHANNEL.
     - ``attributes``: the attributes a message's ``item`` holds. Default: - every attribute but ``private_attributes``.
@@ -68,6 +67,7 @@ class RealtimeFeed(StreamPipeline):
         table: dynamodb.ITable | StreamTriggeredTable,
         api: appsync.IEventApi | None = None,
         user_pool: cognito.IUserPool | None = None,
+        api_key_expires: Expiration | None = None,
         channel: str | None = None,
         attributes: Sequence[str] | None = None,
         private_attributes: Sequence[str] | None = None,
@@ -87,7 +87,7 @@ class RealtimeFeed(StreamPipeline):
         self.subscription_channel = template.subscription
         self.namespace: appsync.ChannelNamespace | None = None
         self.api_key: appsync.CfnApiKey | None = None
-        self.api = api if api is not None else self._new_api(template.namespace, user_pool)
+        self.api = api if api is not None else self._new_api(template.namespace, user_pool, api_key_expires)
         self.attach_handler(
             environment={
                 FeedEnv.HTTP_DOMAIN: self.api.http_dns,
@@ -154,7 +154,9 @@ class RealtimeFeed(StreamPipeline):
             problems.append("api must have IAM among its auth providers: the feed publishes with its role")
         return problems
 
-    def _new_api(self, namespace: str, user_pool: cognito.IUserPool | None) -> appsync.EventApi:
+    def _new_api(
+        self, namespace: str, user_pool: cognito.IUserPool | None, api_key_expires: Expiration | None
+    ) -> appsync.EventApi:
         iam = appsync.AppSyncAuthProvider(authorization_type=appsync.AppSyncAuthorizationType.IAM)
         if user_pool is not None:
             subscribers = appsync.AppSyncAuthProvider(
@@ -164,7 +166,7 @@ class RealtimeFeed(StreamPipeline):
         else:
             subscribers = appsync.AppSyncAuthProvider(
                 authorization_type=appsync.AppSyncAuthorizationType.API_KEY,
-                api_key_config=appsync.AppSyncApiKeyConfig(expires=Expiration.after(Duration.days(_API_KEY_DAYS))),
+                api_key_config=appsync.AppSyncApiKeyConfig(expires=api_key_expires),
             )
         api = appsync.EventApi(
             self,

@@ -395,6 +395,8 @@ PROBES: dict[str, dict[str, Callable[[Synthesized], str]]] = {
     "RealtimeFeed": {
         "api": lambda s: "a new Events API" if _event_api_auth(s.feed) == ["API_KEY", "AWS_IAM"] else "",
         "user_pool": lambda s: "an API key" if _of_type(s.feed, "AWS::AppSync::ApiKey") else "",
+        "api_key_expires": lambda s: "AppSync's 7 days"
+        if "Expires" not in _one(s.feed, "AWS::AppSync::ApiKey") else "",
         "channel": lambda s: _variables(s.feed)["FEED_CHANNEL"],
         "attributes": lambda s: "every attribute" if _variables(s.feed)["FEED_ATTRIBUTES"] == "" else "",
         "private_attributes": lambda s: "none" if _variables(s.feed)["FEED_PRIVATE_ATTRIBUTES"] == "" else "",

@@ -48,6 +48,7 @@ def _search_demo(args: argparse.Namespace) -> int:
     from constructs_pkg.local.endpoints import DUMMY_CREDENTIALS, LocalEndpoints, running_moto_server
     from constructs_pkg.local.providers import local_providers
     from constructs_pkg.local.runner import LocalRunner
+    from lambda_src.contract import SearchEnv
     from lambda_src.search_indexer import OpenSearchIndex, search_filter
 
     # The demo's own searches are signed as the functions' calls are: with the local dummy credentials.
@@ -71,7 +72,7 @@ def _search_demo(args: argparse.Namespace) -> int:
         runner.start()
         (table,) = runner.table_names.values()
         (function,) = app.functions.values()
-        index_name = str(function.environment["SEARCH_INDEX"])
+        index_name = str(function.environment[SearchEnv.INDEX])
         step(f"   OpenSearch stub at {search.url}, index {index_name}; table {table}")
         client = runner.dynamodb_client
         index = OpenSearchIndex(search.url, index_name)

@@ -3,7 +3,9 @@
 A ``Conversations`` table (PK ``CHAT#<id>``, SK ``MSG#<n>``) streams to a ``RealtimeFeed`` on channel ``/chats/{PK}``:
 each chunk of an answer that ``answer_writer.stream_answer`` writes while the model streams reaches every subscriber of
 the conversation. ``page/index.html`` is a browser client with no build step: open it with the API's realtime and HTTP
-domains and the API key (stack outputs) in its query string. The ``userId`` attribute is private: never published.
+domains and the API key (stack outputs) in its query string; the key lasts AppSync's 7 days (``api_key_expires`` for
+up to a year, left out here so that the template stays the same from one synth to the next). The ``userId`` attribute
+is private: never published.
 """
 
 from __future__ import annotations
