@@ -3,7 +3,7 @@
 One app, synthesized with bundling as ``cdk synth`` does: table ``Ours`` streams to a RealtimeFeed (channel
 ``/bench/{PK}``) and a SearchIndexer; table ``Naive`` streams to two functions of ``benchmarks/naive_feed_and_search``
 that publish one event per record and send one index or delete request per record, signed and checked the same way.
-Both sides run the mappings' settings of the same batch size (1,000 records, a 1 s batching window) on DynamoDB Local;
+Both sides run with the RealtimeFeed's default batch size (1,000 records) on DynamoDB Local;
 the Events API and OpenSearch stubs answer every request after ``LATENCY_SECONDS`` (a network round trip in a Region).
 
 The workload, written to each table before its side is timed: 1,000 changes (puts and updates, 1 in 10 a delete) of
@@ -33,7 +33,7 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
-from aws_cdk import App, Duration, RemovalPolicy, Stack
+from aws_cdk import App, RemovalPolicy, Stack
 from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_lambda as lambda_
 
@@ -43,13 +43,13 @@ from constructs_pkg.local.dynamodb_local import REGION, running_dynamodb_local
 from constructs_pkg.local.endpoints import DUMMY_CREDENTIALS
 from constructs_pkg.local.providers import local_providers
 from constructs_pkg.local.runner import LocalEndpoints, LocalRunner, running_moto_server
+from lambda_src.contract import DEFAULT_FEED_BATCH_SIZE
 
 __all__ = ["main"]
 
 CHANGES = 1_000
 ITEMS = 400
 CHANNELS = 10
-BATCH = 1_000
 LATENCY_SECONDS = 0.005
 ROUNDS = 3
 NAIVE_CODE = Path(__file__).resolve().parent / "naive_feed_and_search"
@@ -67,9 +67,9 @@ class BenchmarkStack(Stack):
         # One table per mapping, so that each is timed alone.
         names = ("Feed", "Search", "NaiveFeed", "NaiveSearch")
         tables = {name: dynamodb.Table(self, f"{name}Table", **key) for name in names}
-        window = {"batch_size": BATCH, "max_batching_window": Duration.seconds(1)}
-        feed = RealtimeFeed(self, "Feed", table=tables["Feed"], channel="/bench/{PK}", **window)
-        indexer = SearchIndexer(self, "Search", table=tables["Search"], index="ours", **window)
+        batches = {"batch_size": DEFAULT_FEED_BATCH_SIZE}
+        feed = RealtimeFeed(self, "Feed", table=tables["Feed"], channel="/bench/{PK}", **batches)
+        indexer = SearchIndexer(self, "Search", table=tables["Search"], index="ours", **batches)
         assert indexer.domain is not None
         code = lambda_.Code.from_asset(str(NAIVE_CODE))
         naive = {
@@ -78,7 +78,7 @@ class BenchmarkStack(Stack):
         }
         for name, (handler, variable, endpoint) in naive.items():
             StreamTrigger(
-                self, name, table=tables[name], code=code, handler=handler, environment={variable: endpoint}, **window
+                self, name, table=tables[name], code=code, handler=handler, environment={variable: endpoint}, **batches
             )
 
 

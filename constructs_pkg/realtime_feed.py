@@ -11,7 +11,13 @@ from aws_cdk import aws_cognito as cognito
 from aws_cdk import aws_dynamodb as dynamodb
 from constructs import Construct
 
-from lambda_src.contract import DEFAULT_FEED_CHANNEL, DEFAULT_FEED_MAX_CONCURRENCY, FeedEnv, PipelineEnv
+from lambda_src.contract import (
+    DEFAULT_FEED_BATCH_SIZE,
+    DEFAULT_FEED_CHANNEL,
+    DEFAULT_FEED_MAX_CONCURRENCY,
+    FeedEnv,
+    PipelineEnv,
+)
 from lambda_src.realtime_feed.messages import ChannelTemplate
 
 from .limits import documented
@@ -47,6 +53,9 @@ class RealtimeFeed(StreamPipeline):
     - ``private_attributes``: attributes never published. Default: - none.
     - ``max_concurrency``: channels published at once. Default: $DEFAULT_FEED_MAX_CONCURRENCY.
     - ``item_filter``: which items are published; other records never invoke the function. Default: - every item.
+    - ``batch_size``: records per invocation, as ``StreamTrigger`` takes it; larger than its default so that a
+      backlog is published in fuller requests (no batching window: a quiet stream is published at once).
+      Default: $DEFAULT_FEED_BATCH_SIZE.
     - Every ``StreamTriggerOptions`` option but ``function``, ``code``, ``handler`` and ``filters``, as
       ``StreamPipeline`` takes them.
 
@@ -75,6 +84,8 @@ class RealtimeFeed(StreamPipeline):
         item_filter: StreamFilter | None = None,
         **options: Unpack[StreamTriggerOptions],
     ) -> None:
+        # The library's default, then the user's value: a backlog is published in fuller requests.
+        options = {"batch_size": DEFAULT_FEED_BATCH_SIZE, **options}
         super().__init__(scope, id, table=table, item_filter=item_filter, **options)
         channel = DEFAULT_FEED_CHANNEL if channel is None else channel
         attributes = tuple(attributes or ())

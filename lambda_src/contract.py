@@ -15,6 +15,7 @@ __all__ = [
     "DEFAULT_BEDROCK_MODEL",
     "DEFAULT_DEADLINE_MARGIN_MS",
     "DEFAULT_EMBEDDING_MAX_CONCURRENCY",
+    "DEFAULT_FEED_BATCH_SIZE",
     "DEFAULT_FEED_CHANNEL",
     "DEFAULT_FEED_MAX_CONCURRENCY",
     "DEFAULT_LOG_LEVEL",
@@ -192,6 +193,10 @@ DEFAULT_SUMMARY_MAX_CONCURRENCY = 16
 FEED_MAX_EVENTS_PER_PUBLISH = 5
 FEED_MAX_EVENT_BYTES = 240_000
 DEFAULT_FEED_CHANNEL = "/items/{PK}"
+# A backlog goes out in fuller requests: five events per publish and channel, and per batch each channel's last publish
+# is rarely full, so larger batches come closer to the floor (benchmarks.feed_and_search: 1.18 times the floor with
+# batches of 100, 1.0 with 1,000). No batching window: a quiet stream's change is still published at once.
+DEFAULT_FEED_BATCH_SIZE = 1_000
 # Publishes to distinct channels in flight at once; one channel's publishes always go one after another.
 DEFAULT_FEED_MAX_CONCURRENCY = 8
 

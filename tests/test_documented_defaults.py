@@ -401,6 +401,7 @@ PROBES: dict[str, dict[str, Callable[[Synthesized], str]]] = {
         "attributes": lambda s: "every attribute" if _variables(s.feed)["FEED_ATTRIBUTES"] == "" else "",
         "private_attributes": lambda s: "none" if _variables(s.feed)["FEED_PRIVATE_ATTRIBUTES"] == "" else "",
         "max_concurrency": lambda s: _variables(s.feed)["MAX_CONCURRENCY"],
+        "batch_size": lambda s: str(_mapping(s.feed)["BatchSize"]),
         "item_filter": lambda s: _every_item(s.feed),
     },
     "SearchIndexer": {
