@@ -7,6 +7,8 @@
 - ``StreamPipeline``: the base of every construct whose handler the library bundles (the two below, and yours).
 - ``EmbeddingPipeline``: keeps a vector store (Pinecone, S3 Vectors) in step with a text attribute (Voyage, Titan).
 - ``SummaryEnricher``: writes an AI summary (Anthropic API, Claude on Bedrock) back onto each item, loop-safe.
+- ``RealtimeFeed``: pushes each change to AppSync Events subscribers, in order per item, never dropped.
+- ``SearchIndexer``: keeps an OpenSearch index in step with the table, fenced by stream sequence.
 
 The constructs import aws_cdk (and start jsii's Node.js process) when first used, not on ``import constructs_pkg``:
 the local tooling (``python -m constructs_pkg.local``: redrive, ``run --aws``, ``run`` on a synthesized cdk.out)
@@ -25,6 +27,8 @@ if TYPE_CHECKING:
     from .embedding_pipeline import EmbeddingPipeline as EmbeddingPipeline
     from .failure_destinations import OnFailure as OnFailure
     from .provider_binding import Binding as Binding
+    from .realtime_feed import RealtimeFeed as RealtimeFeed
+    from .search_indexer import SearchIndexer as SearchIndexer
     from .stream_filter import ItemImage as ItemImage
     from .stream_filter import StreamFilter as StreamFilter
     from .stream_pipeline import StreamPipeline as StreamPipeline
@@ -47,6 +51,8 @@ _MODULES = {
     "ItemImage": ".stream_filter",
     "OnFailure": ".failure_destinations",
     "PythonDependencyLayer": ".dependency_layer",
+    "RealtimeFeed": ".realtime_feed",
+    "SearchIndexer": ".search_indexer",
     "StreamFilter": ".stream_filter",
     "StreamPipeline": ".stream_pipeline",
     "StreamRuntimeLayer": ".stream_runtime_layer",

@@ -8,6 +8,8 @@ from cdk_nag import AwsSolutionsChecks
 from examples.basic_flow.stack import BasicFlowStack
 from examples.content_ai.stack import AwsNativeAiPipelinesStack, SeedAiPipelinesStack
 from examples.notifications.stack import NotificationsStack
+from examples.realtime_feed.stack import RealtimeFeedStack
+from examples.search_index.stack import SearchIndexStack
 
 __all__ = ["build_app"]
 
@@ -19,6 +21,8 @@ def build_app(app: App | None = None) -> App:
     NotificationsStack(app, "Notifications")
     SeedAiPipelinesStack(app, "SeedAiPipelines")
     AwsNativeAiPipelinesStack(app, "AwsNativeAiPipelines")
+    RealtimeFeedStack(app, "RealtimeFeed")
+    SearchIndexStack(app, "SearchIndex")
     Validations.of(app).add_plugins(AwsSolutionsChecks(app))
     return app
 

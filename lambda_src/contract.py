@@ -15,22 +15,34 @@ __all__ = [
     "DEFAULT_BEDROCK_MODEL",
     "DEFAULT_DEADLINE_MARGIN_MS",
     "DEFAULT_EMBEDDING_MAX_CONCURRENCY",
+    "DEFAULT_FEED_BATCH_SIZE",
+    "DEFAULT_FEED_CHANNEL",
+    "DEFAULT_FEED_MAX_CONCURRENCY",
     "DEFAULT_LOG_LEVEL",
     "DEFAULT_MAX_TOKENS",
     "DEFAULT_PROMPT",
     "DEFAULT_REQUEST_TIMEOUT_SECONDS",
+    "DEFAULT_SEARCH_MAX_BULK_ACTIONS",
+    "DEFAULT_SEARCH_MAX_BULK_BYTES",
     "DEFAULT_SOURCE_ATTRIBUTE",
     "DEFAULT_SUMMARY_ATTRIBUTE",
     "DEFAULT_SUMMARY_MAX_CONCURRENCY",
     "DEFAULT_TEXT_ATTRIBUTE",
     "DEFAULT_VOYAGE_INPUT_TYPE",
     "DEFAULT_VOYAGE_MODEL",
+    "FEED_MAX_EVENTS_PER_PUBLISH",
+    "FEED_MAX_EVENT_BYTES",
     "PROMPT_PLACEHOLDER",
+    "SEARCH_DELETED_FIELD",
+    "SEARCH_SEQUENCE_FIELD",
     "EmbeddingEnv",
     "EmbeddingProvider",
+    "FeedEnv",
     "PipelineEnv",
     "QuarantineMode",
     "RuntimeEnv",
+    "SearchEnv",
+    "SearchService",
     "SummaryEnv",
     "SummaryProvider",
     "VectorStoreKind",
@@ -93,6 +105,29 @@ class SummaryEnv:
     PLUGIN = "SUMMARIZER_PLUGIN"
 
 
+class FeedEnv:
+    """RealtimeFeed -> ``lambda_src.realtime_feed``."""
+
+    # The Events API's HTTP domain (EventApi's Dns.Http), published to at https://<domain>/event with SigV4.
+    HTTP_DOMAIN = "FEED_HTTP_DOMAIN"
+    CHANNEL = "FEED_CHANNEL"
+    ATTRIBUTES = "FEED_ATTRIBUTES"
+    PRIVATE_ATTRIBUTES = "FEED_PRIVATE_ATTRIBUTES"
+
+
+class SearchEnv:
+    """SearchIndexer -> ``lambda_src.search_indexer``."""
+
+    ENDPOINT = "SEARCH_ENDPOINT"
+    INDEX = "SEARCH_INDEX"
+    ATTRIBUTES = "SEARCH_ATTRIBUTES"
+    # The index's field mappings, as the JSON of OpenSearch's "properties", created with the index on first use.
+    MAPPINGS = "SEARCH_MAPPINGS"
+    SERVICE = "SEARCH_SERVICE"
+    MAX_BULK_BYTES = "SEARCH_MAX_BULK_BYTES"
+    MAX_BULK_ACTIONS = "SEARCH_MAX_BULK_ACTIONS"
+
+
 class QuarantineMode(StrEnum):
     """Where the runtime sends a record whose failure is final, instead of leaving it to the mapping's retries."""
 
@@ -113,6 +148,13 @@ class VectorStoreKind(StrEnum):
     PINECONE = "pinecone"
     S3_VECTORS = "s3vectors"
     PLUGIN = "plugin"
+
+
+class SearchService(StrEnum):
+    """Who serves the index, and so the SigV4 service name its requests are signed for."""
+
+    DOMAIN = "es"  # an OpenSearch Service domain
+    SERVERLESS = "aoss"  # an OpenSearch Serverless collection
 
 
 class SummaryProvider(StrEnum):
@@ -145,7 +187,28 @@ DEFAULT_BEDROCK_MODEL = "anthropic.claude-haiku-4-5-20251001-v1:0"
 # (max_concurrency) for a low Anthropic rate-limit tier; 429s are retried after their Retry-After either way.
 DEFAULT_SUMMARY_MAX_CONCURRENCY = 16
 
-_VARIABLE_CLASSES = (RuntimeEnv, PipelineEnv, EmbeddingEnv, SummaryEnv)
+# The Events API's limits: at most 5 events per publish (https://docs.aws.amazon.com/appsync/latest/eventapi/publish-http.html)
+# and 240 KB per event (https://docs.aws.amazon.com/appsync/latest/eventapi/event-api-concepts.html), counted here as
+# 240,000 bytes of the stringified event, the stricter reading of "KB".
+FEED_MAX_EVENTS_PER_PUBLISH = 5
+FEED_MAX_EVENT_BYTES = 240_000
+DEFAULT_FEED_CHANNEL = "/items/{PK}"
+# A backlog goes out in fuller requests: five events per publish and channel, and per batch each channel's last publish
+# is rarely full, so larger batches come closer to the floor (benchmarks.feed_and_search: 1.18 times the floor with
+# batches of 100, 1.0 with 1,000). No batching window: a quiet stream's change is still published at once.
+DEFAULT_FEED_BATCH_SIZE = 1_000
+# Publishes to distinct channels in flight at once; one channel's publishes always go one after another.
+DEFAULT_FEED_MAX_CONCURRENCY = 8
+
+# Every document the SearchIndexer writes carries the stream sequence number of the change it holds (40 digits,
+# zero-padded, so that text order is number order) and whether the item is deleted (a tombstone).
+SEARCH_SEQUENCE_FIELD = "stream_sequence"
+SEARCH_DELETED_FIELD = "stream_deleted"
+# Far below the smallest domain's HTTP payload limit, and in the 5-15 MiB AWS suggests for bulk requests.
+DEFAULT_SEARCH_MAX_BULK_BYTES = 5 * 1024 * 1024
+DEFAULT_SEARCH_MAX_BULK_ACTIONS = 1_000
+
+_VARIABLE_CLASSES = (RuntimeEnv, PipelineEnv, EmbeddingEnv, SummaryEnv, FeedEnv, SearchEnv)
 
 
 def variable_names() -> frozenset[str]:

@@ -3,6 +3,7 @@
 #   .tools/node/    Node.js 22 from the npm registry when the machine's Node is older (jsii wants >= 22),
 #                   and the CDK CLI
 #   .tools/dynamodb-local/  DynamoDB Local (with the Streams API), run on Java 17 by the tests
+#   /usr/bin/chromium, /usr/bin/chromedriver  Debian's Chromium and its driver, for the browser test (apt-get)
 set -euo pipefail
 
 repo_root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -40,6 +41,14 @@ if [ ! -x "$tools/node_modules/.bin/cdk" ]; then
 fi
 export PATH="$tools/node_modules/.bin:$PATH"
 "$repo_root/scripts/install-dynamodb-local" >/dev/null
+# The RealtimeFeed page's browser test runs Debian's Chromium through its driver (installed as root, as CI runs).
+if { [ ! -x /usr/bin/chromium ] || [ ! -x /usr/bin/chromedriver ]; } && command -v apt-get >/dev/null; then
+    echo "setup: installing Debian's chromium and chromium-driver" >&2
+    as_root=""
+    [ "$(id -u)" -eq 0 ] || as_root="sudo"
+    $as_root apt-get update -qq >&2
+    DEBIAN_FRONTEND=noninteractive $as_root apt-get install -y -qq --no-install-recommends chromium chromium-driver >&2
+fi
 
 # Offline machine: no version check, no notices, no telemetry from the CDK CLI.
 export CDK_DISABLE_VERSION_CHECK=1

@@ -29,6 +29,8 @@ from constructs_pkg import (
     EmbeddingModel,
     EmbeddingPipeline,
     PythonDependencyLayer,
+    RealtimeFeed,
+    SearchIndexer,
     StreamTrigger,
     StreamTriggeredTable,
     SummaryEnricher,
@@ -49,6 +51,8 @@ _SECTIONS = {
     "StreamPipeline": "StreamPipeline",
     "EmbeddingPipeline": "EmbeddingPipeline",
     "SummaryEnricher": "SummaryEnricher",
+    "RealtimeFeed": "RealtimeFeed",
+    "SearchIndexer": "SearchIndexer",
 }
 _BULLET = re.compile(r"^(?P<indent>\s*)- ``(?P<name>\w+)``:(?P<text>.*)$")
 _HUMAN_DAYS = {1: "one day", 3: "three days", 5: "five days", 7: "one week", 14: "two weeks", 30: "one month"}
@@ -141,6 +145,8 @@ class Synthesized:
         self.summary = _template(self._summary)
         self.bedrock = _template(self._bedrock)
         self.layer = _template(self._layer)
+        self.feed = _template(self._feed)
+        self.search = _template(self._search)
 
     @staticmethod
     def _trigger(stack: Stack) -> None:
@@ -181,6 +187,12 @@ class Synthesized:
 
     def _bedrock(self, stack: Stack) -> None:
         SummaryEnricher(stack, "Summaries", table=self._content(stack), model=SummaryModel.bedrock())
+
+    def _feed(self, stack: Stack) -> None:
+        RealtimeFeed(stack, "Feed", table=self._content(stack))
+
+    def _search(self, stack: Stack) -> None:
+        SearchIndexer(stack, "Search", table=self._content(stack), index="products")
 
     @staticmethod
     def _layer(stack: Stack) -> None:
@@ -380,7 +392,33 @@ PROBES: dict[str, dict[str, Callable[[Synthesized], str]]] = {
         + '"',
     },
     "PythonDependencyLayer.anthropic": {"architecture": lambda s: _anthropic_layer_architecture(s)},
+    "RealtimeFeed": {
+        "api": lambda s: "a new Events API" if _event_api_auth(s.feed) == ["API_KEY", "AWS_IAM"] else "",
+        "user_pool": lambda s: "an API key" if _of_type(s.feed, "AWS::AppSync::ApiKey") else "",
+        "api_key_expires": lambda s: "AppSync's 7 days"
+        if "Expires" not in _one(s.feed, "AWS::AppSync::ApiKey") else "",
+        "channel": lambda s: _variables(s.feed)["FEED_CHANNEL"],
+        "attributes": lambda s: "every attribute" if _variables(s.feed)["FEED_ATTRIBUTES"] == "" else "",
+        "private_attributes": lambda s: "none" if _variables(s.feed)["FEED_PRIVATE_ATTRIBUTES"] == "" else "",
+        "max_concurrency": lambda s: _variables(s.feed)["MAX_CONCURRENCY"],
+        "batch_size": lambda s: str(_mapping(s.feed)["BatchSize"]),
+        "item_filter": lambda s: _every_item(s.feed),
+    },
+    "SearchIndexer": {
+        "domain": lambda s: "a new domain" if _of_type(s.search, "AWS::OpenSearchService::Domain") else "",
+        "collection": lambda s: "none" if not _of_type(s.search, "AWS::OpenSearchServerless::AccessPolicy") else "",
+        "attributes": lambda s: "every attribute" if _variables(s.search)["SEARCH_ATTRIBUTES"] == "" else "",
+        "mappings": lambda s: "dynamic mapping" if _variables(s.search)["SEARCH_MAPPINGS"] == "{}" else "",
+        "max_bulk_bytes": lambda s: _variables(s.search)["SEARCH_MAX_BULK_BYTES"],
+        "max_bulk_actions": lambda s: _variables(s.search)["SEARCH_MAX_BULK_ACTIONS"],
+        "item_filter": lambda s: _every_item(s.search),
+    },
 }  # fmt: skip
+
+
+def _event_api_auth(template: dict[str, Any]) -> list[str]:
+    providers = _one(template, "AWS::AppSync::Api")["EventConfig"]["AuthProviders"]
+    return sorted(provider["AuthType"] for provider in providers)
 
 
 def _anthropic_layer_architecture(s: Synthesized) -> str:

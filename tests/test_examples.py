@@ -11,7 +11,14 @@ from cdk_nag import AwsSolutionsChecks
 from cfnlint.api import ManualArgs, lint
 from conftest import scrub_asset_hashes
 
-EXAMPLE_STACKS = ["BasicFlow", "Notifications", "SeedAiPipelines", "AwsNativeAiPipelines"]
+EXAMPLE_STACKS = [
+    "BasicFlow",
+    "Notifications",
+    "SeedAiPipelines",
+    "AwsNativeAiPipelines",
+    "RealtimeFeed",
+    "SearchIndex",
+]
 
 
 def test_the_app_holds_every_example_stack(example_templates: dict[str, dict[str, Any]]) -> None:

@@ -16,6 +16,8 @@ COMMANDS = (
     "constructs_pkg.local.run_cli",
     "constructs_pkg.local.demo_cli",
     "constructs_pkg.local.redrive_cli",
+    "constructs_pkg.local.reindex_cli",
+    "constructs_pkg.local.search_demo_cli",
 )
 
 

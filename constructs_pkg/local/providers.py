@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
 from constructs_pkg.local.assembly import LocalApp
+from constructs_pkg.local.feed_and_search import feed_and_search_stubs
 from constructs_pkg.local.runner import aws_session_environment
 from constructs_pkg.local.stubs import anthropic, pinecone, voyage
 from constructs_pkg.local.stubs.anthropic import AnthropicStub
@@ -159,6 +160,8 @@ def local_providers(
                     )
             setup.stubs["s3vectors"] = vectors
             setup.environment["AWS_ENDPOINT_URL_S3VECTORS"] = vectors.url
+        # The RealtimeFeed's Events API and the SearchIndexer's OpenSearch on loopback (local.feed_and_search).
+        setup.stubs.update(running.enter_context(feed_and_search_stubs(app)).by_provider)
         yield setup
 
 

@@ -1,15 +1,16 @@
 """The Anthropic Messages API on 127.0.0.1, for the real ``anthropic`` SDK pointed at it by base URL.
 
-Answers ``POST /v1/messages`` as https://docs.anthropic.com/en/api/messages does, errors as
-https://docs.anthropic.com/en/api/errors shapes them (with a ``request-id`` header on every answer). The summary of a
-prompt is ``summary_of(prompt)``, so a test can tell which text a summary came from. ``fail_when(marker, *replies)``
-answers the next requests whose prompt holds ``marker`` with ``replies``: with requests running concurrently, that
-is how a test picks which record meets which fault.
+Answers ``POST /v1/messages`` as https://docs.anthropic.com/en/api/messages does (as server-sent events when the body
+says ``"stream": true``), errors as https://docs.anthropic.com/en/api/errors shapes them (with a ``request-id``
+header on every answer). The summary of a prompt is ``summary_of(prompt)``, so a test can tell which text a summary
+came from. ``fail_when(marker, *replies)`` answers the next requests whose prompt holds ``marker`` with ``replies``:
+with requests running concurrently, that is how a test picks which record meets which fault.
 """
 
 from __future__ import annotations
 
 import itertools
+import json
 import threading
 import time
 from collections import deque
@@ -17,7 +18,17 @@ from typing import Any
 
 from constructs_pkg.local.stubs.server import Reply, Request, StubServer
 
-__all__ = ["API_KEY", "AnthropicStub", "PromptFaults", "anthropic_error", "message_body", "prompt_of", "summary_of"]
+__all__ = [
+    "API_KEY",
+    "AnthropicStub",
+    "PromptFaults",
+    "answer_tokens",
+    "anthropic_error",
+    "message_body",
+    "message_stream",
+    "prompt_of",
+    "summary_of",
+]
 
 API_KEY = "sk-ant-stub-key"
 SPEND_LIMIT_CODE = "enforced_spend_limit_reached"
@@ -41,6 +52,46 @@ def message_body(model: str, prompt: str) -> dict[str, Any]:
         "stop_sequence": None,
         "usage": {"input_tokens": len(prompt.split()), "output_tokens": len(text.split())},
     }
+
+
+def answer_tokens(prompt: str) -> list[str]:
+    """The tokens a streamed answer to ``prompt`` arrives in: ``summary_of(prompt)`` word by word, spaces kept."""
+    words = summary_of(prompt).split(" ")
+    return [word if position == 0 else " " + word for position, word in enumerate(words)]
+
+
+def message_stream(model: str, prompt: str) -> bytes:
+    """A streamed Messages answer as server-sent events, one ``text_delta`` per token:
+    https://docs.anthropic.com/en/docs/build-with-claude/streaming"""
+    message = {**message_body(model, prompt), "content": [], "stop_reason": None}
+    tokens = answer_tokens(prompt)
+    events: list[tuple[str, dict[str, Any]]] = [
+        ("message_start", {"type": "message_start", "message": message}),
+        (
+            "content_block_start",
+            {"type": "content_block_start", "index": 0, "content_block": {"type": "text", "text": ""}},
+        ),
+    ]
+    events += [
+        (
+            "content_block_delta",
+            {"type": "content_block_delta", "index": 0, "delta": {"type": "text_delta", "text": token}},
+        )
+        for token in tokens
+    ]
+    events += [
+        ("content_block_stop", {"type": "content_block_stop", "index": 0}),
+        (
+            "message_delta",
+            {
+                "type": "message_delta",
+                "delta": {"stop_reason": "end_turn", "stop_sequence": None},
+                "usage": {"output_tokens": len(tokens)},
+            },
+        ),
+        ("message_stop", {"type": "message_stop"}),
+    ]
+    return "".join(f"event: {name}\ndata: {json.dumps(data)}\n\n" for name, data in events).encode()
 
 
 def anthropic_error(
@@ -159,6 +210,9 @@ class AnthropicStub(StubServer):
         fault = self._prompt_faults.take(prompt)
         if fault is not None:
             return fault
+        if body.get("stream") is True:
+            headers = {"request-id": f"req_ok{next(_request_ids)}", "Content-Type": "text/event-stream"}
+            return Reply(raw=message_stream(body["model"], prompt), headers=headers)
         return Reply(body=message_body(body["model"], prompt), headers={"request-id": f"req_ok{next(_request_ids)}"})
 
 

@@ -84,6 +84,9 @@ class StubServer:
             def do_DELETE(self) -> None:
                 stub._serve(self)
 
+            def do_PUT(self) -> None:
+                stub._serve(self)
+
             def log_message(self, format: str, *args: Any) -> None:
                 pass
 
@@ -136,7 +139,8 @@ class StubServer:
         payload = reply.raw if reply.raw is not None else json.dumps(reply.body).encode()
         try:
             handler.send_response(reply.status)
-            handler.send_header("Content-Type", "application/json")
+            if not any(name.lower() == "content-type" for name in reply.headers):
+                handler.send_header("Content-Type", "application/json")
             handler.send_header("Content-Length", str(len(payload)))
             for name, value in reply.headers.items():
                 handler.send_header(name, value)
