@@ -29,7 +29,7 @@ lines are ``embedding speedup vs naive: X``, ``summary speedup vs naive: Y`` and
 (minimum M)``; the bars are X >= 20, Y >= 8 and A = M.
 
 Run from the repository root: ``python -m benchmarks.ai_pipeline_throughput`` (needs Java 17 for DynamoDB Local,
-which scripts/install-dynamodb-local installs on first use).
+which ``python -m constructs_pkg.local setup`` installs; scripts/setup.sh runs it).
 """
 
 from __future__ import annotations
@@ -43,12 +43,10 @@ import logging
 import math
 import os
 import statistics
-import subprocess
 import time
 import urllib.request
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
-from pathlib import Path
 from types import ModuleType
 from typing import Any
 
@@ -221,19 +219,13 @@ class NaiveSummary:
             )
 
 
-ROOT = Path(__file__).resolve().parent.parent
-
-
 # --- the loopback world --------------------------------------------------------------------------------------------
 
 
 @contextlib.contextmanager
 def dynamodb_local() -> Iterator[str]:
-    """DynamoDB Local on a free port (installed if need be); yields its endpoint URL."""
-    installed = subprocess.run(
-        [str(ROOT / "scripts" / "install-dynamodb-local")], check=True, capture_output=True, text=True
-    )
-    with running_dynamodb_local(Path(installed.stdout.strip().splitlines()[-1])) as database:
+    """DynamoDB Local on a free port (``python -m constructs_pkg.local setup`` installs it); yields its URL."""
+    with running_dynamodb_local() as database:
         yield database.endpoint_url
 
 
