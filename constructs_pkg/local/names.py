@@ -24,7 +24,7 @@ def accepted_names(key: str, own_names: tuple[str, ...], construct_path: str | N
     if construct_path:
         path = construct_path.strip("/").removesuffix("/Resource")
         stack, _, inner = path.partition("/")
-        names.append(path)
+        names += [construct_path.strip("/"), path]
         parts = inner.split("/") if inner else []
         for end in range(len(parts), 0, -1):
             names.append("/".join(parts[:end]))
@@ -58,7 +58,7 @@ def resolve(
         if not path:
             continue
         whole = path.strip("/").removesuffix("/Resource")
-        if name in (whole, whole.partition("/")[2]):
+        if name.strip("/") in (path.strip("/"), whole, whole.partition("/")[2]):
             tiers[1].append(key)
         elif name in accepted_names(key, own_names, path):
             tiers[2].append(key)
