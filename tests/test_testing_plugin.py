@@ -29,7 +29,7 @@ PK = dynamodb.Attribute(name="PK", type=dynamodb.AttributeType.STRING)
 BIG = "12345678901234567890.5"
 # A handler of the user's: quarantines an order without a total, fails (retryably) one marked "flaky", else
 # writes nothing and answers with the totals it saw.
-HANDLER = '''
+HANDLER = """
 from lambda_src.stream_runtime import PermanentError, process_stream_batch
 
 seen = []
@@ -47,7 +47,7 @@ def handle(record):
 def handler(event, context):
     response = process_stream_batch(event, context, handle)
     return {**response, "totals": list(seen)}
-'''
+"""
 
 
 def orders_stack(code_dir: Path, **options: Any) -> Stack:

@@ -119,6 +119,14 @@ def _run(args: argparse.Namespace) -> int:
         changes = read_changes(args.changes) if args.changes else []
     except (ChangeError, OSError) as error:
         raise SystemExit(f"--changes: {error}") from None
+    if not args.aws and args.dynamodb_endpoint is None:
+        from constructs_pkg.local.dynamodb_local import dynamodb_local_home
+
+        # Before the synth, which takes seconds: a run that cannot start says so at once.
+        try:
+            dynamodb_local_home()
+        except RuntimeError as error:
+            raise SystemExit(str(error)) from None
     with contextlib.ExitStack() as resources:
         assembly_dir = Path(args.app) if args.app else synthesize(args.app_command, resources)
         app = LocalApp.from_assembly(assembly_dir, args.stack)
