@@ -19,6 +19,8 @@ import pytest
 REPO = Path(__file__).resolve().parent.parent
 README = (REPO / "README.md").read_text()
 pytestmark = pytest.mark.slow
+# Built with this environment's build and twine; not among the tests a second Python runs (scripts/test-newer-python).
+pytest.importorskip("build")
 
 APP = """
 import constructs_pkg
