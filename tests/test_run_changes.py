@@ -23,6 +23,8 @@ from constructs_pkg.local.dynamodb_local import DynamoDBLocal, local_client
 from constructs_pkg.local.run_cli import synth_environment
 
 ROOT = Path(__file__).resolve().parent.parent
+# The commands synthesize CDK apps: not among the tests a second Python runs (scripts/test-newer-python).
+pytest.importorskip("aws_cdk")
 CHANGES = [
     {"put": "Orders", "item": {"PK": "CUSTOMER#1", "SK": "ORDER#1", "lines": [{"price": 0.10, "quantity": 3}]}},
     {"put": "Orders", "item": {"PK": "CUSTOMER#1", "SK": "ORDER#2", "lines": [{"price": 10.50, "quantity": 2}]}},
