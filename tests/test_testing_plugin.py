@@ -219,3 +219,19 @@ def test_template_snapshot_is_unchanged_by_a_new_runtime_and_changed_by_the_user
     # THEN the snapshot is the same, and a change to the user's own resources still shows
     assert snapshot_of() == before
     assert snapshot_of(batch_size=10) != before
+
+
+def test_local_pipelines_runs_a_cloud_assembly_directory(local_pipelines: Any, basic_flow_outdir: Path) -> None:
+    # GIVEN the BasicFlow example synthesized into a cdk.out of its own
+    pipelines = local_pipelines(basic_flow_outdir, stacks=["BasicFlow"])
+
+    # WHEN an order is written to its Orders table (named by logical id: this assembly has no path metadata)
+    order = {"PK": "CUSTOMER#5", "SK": "ORDER#5", "lines": [{"price": "2.25", "quantity": 4}]}
+    pipelines.put("OrdersTable1F8332C7", order)
+    pipelines.wait_until_idle()
+
+    # THEN the example's handler wrote its summary, and the report counts the items
+    (summary,) = pipelines.items("OrderSummaries85FA0D07")
+    assert (summary["orderId"], summary["total"], summary["lineCount"]) == ("5", Decimal("9"), Decimal("1"))
+    (function,) = pipelines.report().functions
+    assert (function.invocations, function.records, function.records_on_failure) == (1, 1, 0)
