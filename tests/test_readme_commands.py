@@ -25,21 +25,19 @@ import time
 import urllib.request
 import uuid
 import zipfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from io import BytesIO
 from pathlib import Path
 
 import boto3
 import pytest
-from test_local_deployed import account, deployed_names
+from test_local_deployed import deploy_basic_flow
 
 from constructs_pkg.local.__main__ import COMMANDS
-from constructs_pkg.local.dynamodb_local import REGION, DynamoDBLocal, dynamodb_local_home
+from constructs_pkg.local.dynamodb_local import REGION, DynamoDBLocal, dynamodb_local_home, free_port, stop_process
 from constructs_pkg.local.wire import lambda_event
 from constructs_pkg.testing import StreamReader
 from lambda_src.stream_runtime.quarantine import quarantine_message
-
-__all__ = ["account", "deployed_names"]  # the run --aws command's deployed BasicFlow, as test_local_deployed has it
 
 ROOT = Path(__file__).resolve().parent.parent
 README = (ROOT / "README.md").read_text()
@@ -170,9 +168,10 @@ def run_changes(request: pytest.FixtureRequest, tmp_path: Path) -> None:
 
 
 def run_aws(request: pytest.FixtureRequest, tmp_path: Path) -> None:
-    # GIVEN BasicFlow deployed in the "account" (moto), and a staging profile for it
-    endpoint = request.getfixturevalue("account")
-    request.getfixturevalue("deployed_names")
+    # GIVEN BasicFlow deployed in the "account" (a moto server of its own process: moto's servers in this one share
+    # their state, and other tests deploy BasicFlow too), and a staging profile for it
+    endpoint = request.getfixturevalue("separate_account")
+    deploy_basic_flow(request.getfixturevalue("basic_flow_outdir"), endpoint)
     (tmp_path / "config").write_text("[profile staging]\nregion = eu-west-1\n")
     (tmp_path / "credentials").write_text(
         "[staging]\naws_access_key_id = AKIADEPLOYEDACCOUNT1\naws_secret_access_key = deployed-account-secret\n"
@@ -200,6 +199,28 @@ def redrive_queue(request: pytest.FixtureRequest, tmp_path: Path) -> None:
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip().endswith("from payload, delivered 1, failed 0, trimmed 0")
     assert (tmp_path / "seen.json").is_file()
+
+
+@pytest.fixture(scope="module")
+def separate_account() -> Iterator[str]:
+    """moto in server mode in a process of its own, on a free loopback port; its URL."""
+    port = free_port()
+    server = subprocess.Popen([sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                urllib.request.urlopen(f"{url}/moto-api/", timeout=2).read()
+                break
+            except OSError:
+                if time.monotonic() > deadline or server.poll() is not None:
+                    raise
+                time.sleep(0.2)
+        yield url
+    finally:
+        stop_process(server)
 
 
 RUNNERS: dict[str, Callable[[pytest.FixtureRequest, Path], None]] = {}
@@ -285,8 +306,9 @@ def test_runs_options_no_readme_line_shows(
     basic_flow_outdir: Path, dynamodb_local: DynamoDBLocal, moto_server: str, tmp_path: Path
 ) -> None:
     # GIVEN BasicFlow's tables made by a first run on running services, from the tip of the stream
+    prefix = f"opts{uuid.uuid4().hex[:6]}-"
     local = ["--app", str(basic_flow_outdir), "--stack", "BasicFlow", "--dynamodb-endpoint",
-             dynamodb_local.endpoint_url, "--sqs-endpoint", moto_server, "--table-prefix", "opts-"]  # fmt: skip
+             dynamodb_local.endpoint_url, "--sqs-endpoint", moto_server, "--table-prefix", prefix]  # fmt: skip
     tool = ["python", "-m", "constructs_pkg.local", "run", *local]
     first = run_typed(shlex.join([*tool, "--starting-position", "LATEST", "--until-idle", "0.5", "--timeout", "60"]),
                       tmp_path, environment_here())  # fmt: skip
@@ -294,9 +316,9 @@ def test_runs_options_no_readme_line_shows(
     second = run_typed(shlex.join([*tool, "--no-create-tables", "--until-idle", "0.5"]), tmp_path, environment_here())
 
     assert first.returncode == 0, first.stderr
-    assert re.search(r"opts-OrdersTable\w+ stream -> app\.handler \(batch 100, LATEST,", first.stdout)
+    assert re.search(r"opts\w+-OrdersTable\w+ stream -> app\.handler \(batch 100, LATEST,", first.stdout)
     assert second.returncode == 0, second.stderr
-    assert "created tables" not in second.stdout and "table opts-OrdersTable" in second.stdout
+    assert "created tables" not in second.stdout and re.search(r"table opts\w+-OrdersTable", second.stdout)
 
 
 def test_setup_force_and_check(tmp_path: Path) -> None:

@@ -14,6 +14,7 @@ import signal
 import subprocess
 import sys
 import time
+import uuid
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +24,7 @@ from constructs_pkg.local.dynamodb_local import DynamoDBLocal, local_client
 from constructs_pkg.local.run_cli import synth_environment
 
 ROOT = Path(__file__).resolve().parent.parent
+SESSION = uuid.uuid4().hex[:6]
 # The commands synthesize CDK apps: not among the tests a second Python runs (scripts/test-newer-python).
 pytest.importorskip("aws_cdk")
 CHANGES = [
@@ -58,8 +60,10 @@ def run_command(*arguments: str, cwd: Path, **options: Any) -> subprocess.Comple
 
 
 def local_run(demo_outdir: Path, database: DynamoDBLocal, moto_server: str, prefix: str, *more: str) -> list[str]:
+    """run's arguments for the session's DynamoDB Local and moto, every name under ``prefix`` and this session's
+    token: other tests of the session make tables and queues of the same logical ids."""
     return ["--app", str(demo_outdir), "--stack", "Demo", "--dynamodb-endpoint", database.endpoint_url,
-            "--sqs-endpoint", moto_server, "--table-prefix", prefix, *more]  # fmt: skip
+            "--sqs-endpoint", moto_server, "--table-prefix", f"{prefix}{SESSION}-", *more]  # fmt: skip
 
 
 def test_run_applies_the_changes_in_order_and_reports_each_function_and_table(
@@ -69,7 +73,7 @@ def test_run_applies_the_changes_in_order_and_reports_each_function_and_table(
     changes = write_changes(tmp_path / "changes.jsonl", CHANGES)
 
     # WHEN run applies them and runs until idle, writing a report for CI
-    done = run_command(*local_run(demo_outdir, dynamodb_local, moto_server, "chg-"), "--changes", str(changes),
+    done = run_command(*local_run(demo_outdir, dynamodb_local, moto_server, "chg"), "--changes", str(changes),
                        "--report", "report.json", cwd=tmp_path)  # fmt: skip
 
     # THEN each change reached the handler in order, numbers exact, and the report says so
@@ -82,10 +86,10 @@ def test_run_applies_the_changes_in_order_and_reports_each_function_and_table(
         r"0 sent to the on-failure destination after retries, 0 quarantined",
         function_line,
     )
-    assert re.search(r"table chg-OrdersTable\w+: 0 items before, 3 after", out)
-    assert re.search(r"table chg-OrderSummaries\w+: 0 items before, 2 after", out)
+    assert re.search(r"table chg\w+-OrdersTable\w+: 0 items before, 3 after", out)
+    assert re.search(r"table chg\w+-OrderSummaries\w+: 0 items before, 2 after", out)
     summaries = local_client(dynamodb_local.endpoint_url, "dynamodb").scan(
-        TableName=re.search(r"(chg-OrderSummaries\w+)", out)[1],
+        TableName=re.search(r"(chg\w+-OrderSummaries\w+)", out)[1],
         ConsistentRead=True,  # type: ignore[index]
     )["Items"]
     by_order = {item["orderId"]["S"]: item for item in summaries}
@@ -111,16 +115,16 @@ def test_a_record_that_reaches_an_on_failure_destination_makes_the_exit_status_1
     changes = write_changes(tmp_path / "changes.jsonl", [poison, CHANGES[0]])
 
     # WHEN run carries them, once as is and once accepting failures
-    failed = run_command(*local_run(demo_outdir, dynamodb_local, moto_server, "poison-"), "--changes", str(changes),
+    failed = run_command(*local_run(demo_outdir, dynamodb_local, moto_server, "poison"), "--changes", str(changes),
                          "--report", "report.json", cwd=tmp_path)  # fmt: skip
-    accepted = run_command(*local_run(demo_outdir, dynamodb_local, moto_server, "accepted-"), "--changes",
+    accepted = run_command(*local_run(demo_outdir, dynamodb_local, moto_server, "accepted"), "--changes",
                            str(changes), "--allow-failures", cwd=tmp_path)  # fmt: skip
 
     # THEN the quarantined record is read back from the on-failure queue and reported; only --allow-failures exits 0
     assert failed.returncode == 1, failed.stdout + failed.stderr
     assert "1 quarantined" in failed.stdout
     assert re.search(
-        r"on-failure http://\S+poison-\S+: Quarantined, 1 records of OrdersTriggerFunction\w+: PermanentError: an "
+        r"on-failure http://\S+poison\S+: Quarantined, 1 records of OrdersTriggerFunction\w+: PermanentError: an "
         r"order line without a readable price",
         failed.stdout,
     )
@@ -140,16 +144,16 @@ def test_a_malformed_change_or_an_unknown_table_stops_run_with_where_and_why(
     malformed = write_changes(tmp_path / "malformed.jsonl", [CHANGES[0], {"put": "Orders", "itme": {"PK": "x"}}])
     unknown = write_changes(tmp_path / "unknown.jsonl", [{"put": "Customers", "item": {"PK": "x"}}])
 
-    bad_line = run_command(*local_run(demo_outdir, dynamodb_local, moto_server, "bad-"), "--changes", str(malformed),
+    bad_line = run_command(*local_run(demo_outdir, dynamodb_local, moto_server, "bad"), "--changes", str(malformed),
                            cwd=tmp_path)  # fmt: skip
-    bad_table = run_command(*local_run(demo_outdir, dynamodb_local, moto_server, "bad-"), "--changes", str(unknown),
+    bad_table = run_command(*local_run(demo_outdir, dynamodb_local, moto_server, "bad"), "--changes", str(unknown),
                             cwd=tmp_path)  # fmt: skip
 
     assert bad_line.returncode == 1
     assert f"--changes: {malformed}:2: unknown fields for put: itme (did you mean item?)" in bad_line.stderr
     assert "created tables" not in bad_line.stdout
     assert bad_table.returncode == 1
-    assert re.search(r"--changes: no table 'Customers'; the tables are: OrderSummaries\w+ \(bad-OrderSummaries",
+    assert re.search(r"--changes: no table 'Customers'; the tables are: OrderSummaries\w+ \(bad\w+-OrderSummaries",
                      bad_table.stderr)  # fmt: skip
 
 
@@ -190,7 +194,7 @@ def test_on_a_terminal_the_progress_line_rewrites_itself(
     leader, follower = pty.openpty()
     process = subprocess.Popen(
         [sys.executable, "-m", "constructs_pkg.local", "run",
-         *local_run(demo_outdir, dynamodb_local, moto_server, "tty-"), "--until-idle", "1.5"],
+         *local_run(demo_outdir, dynamodb_local, moto_server, "tty"), "--until-idle", "1.5"],
         cwd=tmp_path, env={**os.environ, "PYTHONPATH": str(ROOT)}, stdout=subprocess.PIPE, stderr=follower,
     )  # fmt: skip
     os.close(follower)

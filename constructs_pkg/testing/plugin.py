@@ -16,6 +16,7 @@ Nothing heavy is imported here (no aws_cdk, no boto3): a test session that uses 
 from __future__ import annotations
 
 import itertools
+import uuid
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -43,6 +44,8 @@ _STUB_FIXTURES = {
     "s3_vectors_stub": "s3vectors",
 }
 _prefixes = itertools.count(1)
+# Apart from the names any other test of the session gives its tables and queues on the same DynamoDB Local and moto.
+_SESSION = uuid.uuid4().hex[:4]
 
 
 @pytest.fixture(scope="session")
@@ -97,7 +100,7 @@ def local_pipelines(
             source,
             LocalEndpoints.with_moto(dynamodb_local.endpoint_url, moto_server),
             stacks=stacks,
-            table_prefix=f"t{next(_prefixes)}-",
+            table_prefix=f"t{next(_prefixes)}{_SESSION}-",
             stubs=stubs,
             real=real,
         )
