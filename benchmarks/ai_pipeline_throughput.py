@@ -40,7 +40,7 @@ bytes a request). The last lines are ``embedding speedup vs naive: X``, ``summar
 (ours / floor); the bars are X >= 20, Y >= 8, A = M, P <= 1.5 and Q <= 1.5.
 
 Run from the repository root: ``python -m benchmarks.ai_pipeline_throughput`` (needs Java 17 for DynamoDB Local,
-which scripts/install-dynamodb-local installs on first use).
+which ``python -m constructs_pkg.local setup`` installs; scripts/setup.sh runs it).
 """
 
 from __future__ import annotations
@@ -56,14 +56,12 @@ import logging
 import math
 import os
 import statistics
-import subprocess
 import threading
 import time
 import urllib.request
 from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from pathlib import Path
 from types import ModuleType
 from typing import Any
 from urllib.parse import urlsplit
@@ -343,19 +341,13 @@ class FloorSummary:
         )
 
 
-ROOT = Path(__file__).resolve().parent.parent
-
-
 # --- the loopback world --------------------------------------------------------------------------------------------
 
 
 @contextlib.contextmanager
 def dynamodb_local() -> Iterator[str]:
-    """DynamoDB Local on a free port (installed if need be); yields its endpoint URL."""
-    installed = subprocess.run(
-        [str(ROOT / "scripts" / "install-dynamodb-local")], check=True, capture_output=True, text=True
-    )
-    with running_dynamodb_local(Path(installed.stdout.strip().splitlines()[-1])) as database:
+    """DynamoDB Local on a free port (``python -m constructs_pkg.local setup`` installs it); yields its URL."""
+    with running_dynamodb_local() as database:
         yield database.endpoint_url
 
 

@@ -31,7 +31,7 @@ invocations until the shard's checkpoint is past the poison record (the last one
 left every other record processed. The bar is N <= 2: a final failure is not worth the retries a transient one gets.
 
 Run from the repository root: ``python -m benchmarks.local_runner`` (needs Java 17 for DynamoDB Local, which
-scripts/install-dynamodb-local installs, and Node.js for jsii).
+``python -m constructs_pkg.local setup`` installs, and Node.js for jsii).
 """
 
 from __future__ import annotations

@@ -2,7 +2,8 @@
 #   .venv/          the Python dependencies (pip install -e '.[dev]'), redone when pyproject.toml changes
 #   .tools/node/    Node.js 22 from the npm registry when the machine's Node is older (jsii wants >= 22),
 #                   and the CDK CLI
-#   .tools/dynamodb-local/  DynamoDB Local (with the Streams API), run on Java 17 by the tests
+#   .tools/dynamodb-local/  DynamoDB Local (with the Streams API), run on Java 17 by the tests, installed by
+#                   python -m constructs_pkg.local setup (DYNAMODB_LOCAL_DIR points the tools at it)
 #   /usr/bin/chromium, /usr/bin/chromedriver  Debian's Chromium and its driver, for the browser test (apt-get)
 set -euo pipefail
 
@@ -40,7 +41,9 @@ if [ ! -x "$tools/node_modules/.bin/cdk" ]; then
     npm install --silent --no-audit --no-fund --prefix "$tools" "aws-cdk@2.1148.1" >&2
 fi
 export PATH="$tools/node_modules/.bin:$PATH"
-"$repo_root/scripts/install-dynamodb-local" >/dev/null
+# In the checkout, beside the other tools; a user's install goes to the per-user cache instead.
+export DYNAMODB_LOCAL_DIR="${DYNAMODB_LOCAL_DIR:-$repo_root/.tools/dynamodb-local}"
+python -m constructs_pkg.local setup >/dev/null
 # The RealtimeFeed page's browser test runs Debian's Chromium through its driver (installed as root, as CI runs).
 if { [ ! -x /usr/bin/chromium ] || [ ! -x /usr/bin/chromedriver ]; } && command -v apt-get >/dev/null; then
     echo "setup: installing Debian's chromium and chromium-driver" >&2

@@ -47,6 +47,12 @@ def default_session(account: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatc
 @pytest.fixture(scope="module")
 def deployed_names(basic_flow_outdir: Path, account: str) -> dict[str, str]:
     """Deploy BasicFlow's tables and function to the moto account; returns logical id -> physical name."""
+    return deploy_basic_flow(basic_flow_outdir, account)
+
+
+def deploy_basic_flow(basic_flow_outdir: Path, account: str) -> dict[str, str]:
+    """BasicFlow's tables and function deployed by the CloudFormation of the moto server at ``account`` (once per
+    server: its role and stack names are fixed); logical id -> physical name."""
     clients = {"endpoint_url": account, "region_name": "eu-west-1"}
     credentials = {"aws_access_key_id": "AKIADEPLOYEDACCOUNT1", "aws_secret_access_key": "deployed-account-secret"}
     session = boto3.session.Session(**credentials)

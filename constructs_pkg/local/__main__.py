@@ -13,6 +13,7 @@ from collections.abc import Sequence
 __all__ = ["COMMANDS", "main"]
 
 COMMANDS = (
+    "constructs_pkg.local.setup_cli",
     "constructs_pkg.local.run_cli",
     "constructs_pkg.local.demo_cli",
     "constructs_pkg.local.redrive_cli",

@@ -137,6 +137,8 @@ class LocalApp:
     its CloudFormation name (the ``stackName``, else the artifact id), and logical id; ``stack_names`` are the
     CloudFormation names of the stacks read; ``warnings`` lists what could not be carried over. ``resources`` holds
     every resource a function's environment or a mapping's on-failure destination refers to, tables included.
+    ``construct_paths`` gives a table's or function's construct path (``Stack/Orders/Table/Resource``) where the
+    template's ``aws:cdk:path`` metadata states it (``cdk synth`` writes it), so that each can be named as in the app.
     """
 
     tables: Mapping[str, TableSpec]
@@ -146,6 +148,7 @@ class LocalApp:
     stack_names: tuple[str, ...] = ()
     origins: Mapping[str, tuple[str, str]] = field(default_factory=dict)
     resources: Mapping[str, ResourceSpec] = field(default_factory=dict)
+    construct_paths: Mapping[str, str] = field(default_factory=dict)
 
     def starting_at(self, position: str) -> LocalApp:
         """This app with every mapping's StartingPosition replaced by ``position`` (LATEST or TRIM_HORIZON).
@@ -189,6 +192,7 @@ class LocalApp:
             tuple(stack_names),
             reader.origins,
             reader.resources,
+            reader.construct_paths,
         )
 
 
@@ -218,6 +222,7 @@ class _TemplateReader:
         self.warnings: list[str] = []
         self.origins: dict[str, tuple[str, str]] = {}
         self.resources: dict[str, ResourceSpec] = {}
+        self.construct_paths: dict[str, str] = {}
 
     def read_stack(self, root: Path, ids: _StackIds, artifact: Mapping[str, Any], artifacts: Mapping[str, Any]) -> None:
         template = json.loads((root / artifact["properties"]["templateFile"]).read_text())
@@ -227,17 +232,24 @@ class _TemplateReader:
             if resource.get("Type") in TABLE_TYPES:
                 self.tables[ids.key(logical_id)] = _table(ids, logical_id, resource.get("Properties", {}))
                 self.origins[ids.key(logical_id)] = (ids.deployed_name, logical_id)
+                self._keep_path(ids, logical_id, resource)
         for logical_id, resource in resources.items():
             if resource.get("Type") == "AWS::Lambda::Function":
                 function = self._function(ids, logical_id, resource, resources, root, assets)
                 if function is not None:
                     self.functions[ids.key(logical_id)] = function
                     self.origins[ids.key(logical_id)] = (ids.deployed_name, logical_id)
+                    self._keep_path(ids, logical_id, resource)
         for logical_id, resource in resources.items():
             if resource.get("Type") == "AWS::Lambda::EventSourceMapping":
                 mapping = self._mapping(ids, logical_id, resource.get("Properties", {}), resources)
                 if mapping is not None:
                     self.mappings.append(mapping)
+
+    def _keep_path(self, ids: _StackIds, logical_id: str, resource: Mapping[str, Any]) -> None:
+        path = resource.get("Metadata", {}).get("aws:cdk:path")
+        if isinstance(path, str):
+            self.construct_paths[ids.key(logical_id)] = path
 
     def _function(
         self,

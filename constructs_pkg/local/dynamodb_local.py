@@ -1,15 +1,13 @@
 """The official DynamoDB Local (with its Streams API) on a free port, for tests, benchmarks and the local runner.
 
-Install it with scripts/install-dynamodb-local (from the npm package amplify-dynamodb-simulator, into
-.tools/dynamodb-local/, or DYNAMODB_LOCAL_DIR); it runs on Java 17 or newer.
+Install it with ``python -m constructs_pkg.local setup`` (``constructs_pkg.local.install``: into the per-user cache,
+or DYNAMODB_LOCAL_DIR); it runs on Java 17 or newer.
 """
 
 from __future__ import annotations
 
 import contextlib
 import functools
-import os
-import shutil
 import socket
 import subprocess
 import tempfile
@@ -19,6 +17,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from constructs_pkg.local.install import check_java, install_dir, installed_source
+
 __all__ = ["DynamoDBLocal", "dynamodb_local_home", "local_client", "running_dynamodb_local"]
 
 REGION = "us-east-1"
@@ -26,7 +26,7 @@ REGION = "us-east-1"
 CREDENTIALS = {"aws_access_key_id": "local", "aws_secret_access_key": "local"}
 STARTUP_TIMEOUT_SECONDS = 60
 _POLL_SECONDS = 0.1
-_DEFAULT_HOME = Path(__file__).resolve().parents[2] / ".tools" / "dynamodb-local"
+SETUP_COMMAND = "python -m constructs_pkg.local setup"
 
 
 @dataclass(frozen=True)
@@ -45,27 +45,36 @@ class DynamoDBLocal:
 
 
 def dynamodb_local_home() -> Path:
-    """Where DynamoDB Local is installed: DYNAMODB_LOCAL_DIR, else the checkout's .tools/dynamodb-local."""
-    home = Path(os.environ.get("DYNAMODB_LOCAL_DIR") or _DEFAULT_HOME)
-    if not (home / "DynamoDBLocal.jar").is_file():
-        raise RuntimeError(f"DynamoDB Local is not installed in {home}: run scripts/install-dynamodb-local")
+    """Where DynamoDB Local is installed: DYNAMODB_LOCAL_DIR, else the per-user cache (``$XDG_CACHE_HOME`` or
+    ``~/.cache``, then ``dynamodb-stream-constructs/dynamodb-local``).
+
+    Raises RuntimeError saying to run ``python -m constructs_pkg.local setup`` when it is not there.
+    """
+    home = install_dir()
+    if installed_source(home) is None:
+        raise RuntimeError(f"DynamoDB Local is not installed in {home}: run `{SETUP_COMMAND}`")
     return home
 
 
 @contextlib.contextmanager
 def running_dynamodb_local(home: Path | None = None) -> Iterator[DynamoDBLocal]:
-    """DynamoDB Local, in memory, on a free port, for the length of the ``with`` block."""
-    if shutil.which("java") is None:
-        raise RuntimeError("DynamoDB Local runs on Java (17 or newer): put `java` on the PATH")
+    """DynamoDB Local, in memory, on a free port, for the length of the ``with`` block.
+
+    ``home`` (Default: - ``dynamodb_local_home()``) is where it is installed. Raises RuntimeError when it is not
+    installed, or the ``java`` on the PATH is missing or older than 17 (saying what to install).
+    """
     home = home or dynamodb_local_home()
+    java = check_java()
+    if not java.ok:
+        raise RuntimeError(java.problem)
     port = free_port()
     started = time.monotonic()
     with tempfile.TemporaryFile() as log:
         # The jar has no option to choose the address: it listens on every interface, on a port nobody is told of.
         # -disableTelemetry: a run sends nothing anywhere.
         process = subprocess.Popen(
-            ["java", "-Djava.library.path=DynamoDBLocal_lib", "-jar", "DynamoDBLocal.jar", "-inMemory", "-sharedDb",
-             "-disableTelemetry", "-port", str(port)],
+            [str(java.path), "-Djava.library.path=DynamoDBLocal_lib", "-jar", "DynamoDBLocal.jar", "-inMemory",
+             "-sharedDb", "-disableTelemetry", "-port", str(port)],
             cwd=home,
             stdout=log,
             stderr=subprocess.STDOUT,

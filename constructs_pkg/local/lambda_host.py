@@ -8,6 +8,7 @@ Lambda sandbox: https://docs.aws.amazon.com/lambda/latest/dg/lambda-runtime-envi
 from __future__ import annotations
 
 import contextlib
+import copy
 import importlib
 import os
 import tempfile
@@ -22,7 +23,14 @@ from constructs_pkg.local.assembly import FunctionSpec
 from constructs_pkg.local.dynamodb_local import REGION
 from constructs_pkg.local.sandbox import ModuleSandbox
 
-__all__ = ["ACCOUNT_ID", "FunctionTimedOut", "LambdaContext", "LocalFunction", "runtime_environment"]
+__all__ = [
+    "ACCOUNT_ID",
+    "FunctionCall",
+    "FunctionTimedOut",
+    "LambdaContext",
+    "LocalFunction",
+    "runtime_environment",
+]
 
 ACCOUNT_ID = "000000000000"
 
@@ -51,6 +59,19 @@ class LambdaContext:
         return max(0, int((self.deadline - time.monotonic()) * 1000))
 
 
+@dataclass(frozen=True)
+class FunctionCall:
+    """One call of a function's handler, as recorded when its ``LocalFunction`` is given a recorder: the
+    ``function`` (its logical id), the ``request_id``, the ``event`` as the handler got it (a copy made before the
+    call), and what it returned (``response``) or raised (``error``, None when it returned)."""
+
+    function: str
+    request_id: str
+    event: dict[str, Any]
+    response: Any = None
+    error: BaseException | None = None
+
+
 class FunctionTimedOut(Exception):
     """A handler ran past its function's timeout: Lambda would have stopped it, and counts that as a function error."""
 
@@ -68,10 +89,19 @@ def runtime_environment(spec: FunctionSpec) -> dict[str, str]:
 
 class LocalFunction:
     """A function's handler, loaded on its first call (its cold start) in a module sandbox of its own, and called with
-    ``environment`` set (the variables Lambda would give it; the process's own values come back after each call)."""
+    ``environment`` set (the variables Lambda would give it; the process's own values come back after each call).
+    ``recorder`` (Default: None) is handed a ``FunctionCall`` after each call: the pytest plugin's record of what
+    each function was invoked with and returned."""
 
-    def __init__(self, spec: FunctionSpec, environment: Mapping[str, str]) -> None:
+    def __init__(
+        self,
+        spec: FunctionSpec,
+        environment: Mapping[str, str],
+        *,
+        recorder: Callable[[FunctionCall], None] | None = None,
+    ) -> None:
         self.spec = spec
+        self.recorder = recorder
         self.arn = f"arn:aws:lambda:{REGION}:{ACCOUNT_ID}:function:{spec.name}"
         self._environment = dict(environment)
         self._handler: Callable[[Any, Any], Any] | None = None
@@ -83,6 +113,18 @@ class LocalFunction:
         else may hold any part of it); returns the request id and the response, or raises what the handler raised
         (FunctionTimedOut when it ran past the timeout)."""
         request_id = str(uuid.uuid4())
+        if self.recorder is None:
+            return request_id, self._call(request_id, event)
+        given = copy.deepcopy(event)
+        try:
+            response = self._call(request_id, event)
+        except Exception as error:
+            self.recorder(FunctionCall(self.spec.logical_id, request_id, given, error=error))
+            raise
+        self.recorder(FunctionCall(self.spec.logical_id, request_id, given, response=copy.deepcopy(response)))
+        return request_id, response
+
+    def _call(self, request_id: str, event: dict[str, Any]) -> Any:
         with self._applied(), self._sandbox.entered():
             handler = self._handler or self._load()
             context = LambdaContext(
@@ -98,7 +140,7 @@ class LocalFunction:
                 self._check_deadline(context)
                 raise
             self._check_deadline(context)
-            return request_id, response
+            return response
 
     def _check_deadline(self, context: LambdaContext) -> None:
         # Lambda stops a call at the timeout and counts it as a function error; an in-process call cannot be stopped,

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import os
-from collections.abc import Collection, Iterator, Mapping
+from collections.abc import Callable, Collection, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
@@ -30,7 +30,7 @@ from constructs_pkg.local.stubs.server import StubServer
 from constructs_pkg.local.stubs.voyage import VoyageStub
 from lambda_src.contract import EmbeddingEnv, EmbeddingProvider, SummaryEnv, SummaryProvider, VectorStoreKind
 
-__all__ = ["API_KEYS", "PROVIDERS", "ApiKey", "ProviderSetup", "local_providers", "providers_used"]
+__all__ = ["API_KEYS", "GIVEN_STUBS", "PROVIDERS", "ApiKey", "ProviderSetup", "local_providers", "providers_used"]
 
 PROVIDERS = ("voyage", "pinecone", "anthropic", "bedrock", "s3vectors")
 
@@ -102,15 +102,31 @@ def providers_used(app: LocalApp) -> frozenset[str]:
     )
 
 
+# The stubs a caller may hand over (``local_providers(..., stubs=...)``): each provider's, and Bedrock's by model kind.
+GIVEN_STUBS = ("voyage", "pinecone", "anthropic", "s3vectors", "titan", "bedrock-claude")
+
+
 @contextlib.contextmanager
 def local_providers(
-    app: LocalApp, real: Collection[str] = (), environ: Mapping[str, str] = os.environ
+    app: LocalApp,
+    real: Collection[str] = (),
+    environ: Mapping[str, str] = os.environ,
+    *,
+    stubs: Mapping[str, StubServer] | None = None,
 ) -> Iterator[ProviderSetup]:
     """Stubs for the providers ``app`` uses that are not in ``real``, running until the block ends.
 
-    Raises ValueError for a name not in ``PROVIDERS``, and for a real provider whose API key variable is not set
-    in ``environ`` (Default: the process's environment).
+    ``stubs`` (Default: - none) are running stubs to use instead of new ones, by the names of ``GIVEN_STUBS``
+    (``titan`` and ``bedrock-claude`` serve every Titan or Claude model id the functions name, behind a new
+    Bedrock router): a test scripts their faults and reads what they received.
+
+    Raises ValueError for a name not in ``PROVIDERS`` or ``GIVEN_STUBS``, and for a real provider whose API key
+    variable is not set in ``environ`` (Default: the process's environment).
     """
+    given = dict(stubs or {})
+    unknown_stubs = sorted(set(given) - set(GIVEN_STUBS))
+    if unknown_stubs:
+        raise ValueError(f"unknown stubs {', '.join(unknown_stubs)}: choose from {', '.join(GIVEN_STUBS)}")
     unknown = sorted(set(real) - set(PROVIDERS))
     if unknown:
         raise ValueError(f"unknown providers {', '.join(unknown)}: choose from {', '.join(PROVIDERS)}")
@@ -133,31 +149,37 @@ def local_providers(
             except ValueError as error:
                 raise ValueError(f"a real Bedrock or S3 Vectors needs AWS credentials: {error}") from None
         stubbed = used - setup.real
+
+        def stub_of(name: str, make: Callable[[], StubServer]) -> Any:
+            return given[name] if name in given else running.enter_context(make())
+
         if "voyage" in stubbed:
-            setup.stubs["voyage"] = running.enter_context(VoyageStub())
+            setup.stubs["voyage"] = stub_of("voyage", VoyageStub)
             setup.environment[EmbeddingEnv.VOYAGE_BASE_URL] = setup.stubs["voyage"].url
         if "pinecone" in stubbed:
-            setup.stubs["pinecone"] = running.enter_context(PineconeStub())
+            setup.stubs["pinecone"] = stub_of("pinecone", PineconeStub)
             setup.environment[EmbeddingEnv.PINECONE_INDEX_HOST] = setup.stubs["pinecone"].url
         if "anthropic" in stubbed:
-            setup.stubs["anthropic"] = running.enter_context(AnthropicStub())
+            setup.stubs["anthropic"] = stub_of("anthropic", AnthropicStub)
             setup.environment["ANTHROPIC_BASE_URL"] = setup.stubs["anthropic"].url
         if "bedrock" in stubbed:
-            setup.bedrock_models = _bedrock_models(app, running)
+            setup.bedrock_models = _bedrock_models(app, lambda kind, make: stub_of(kind, make))
             setup.stubs["bedrock"] = running.enter_context(
                 BedrockRouter({model_id: stub.url for model_id, stub in setup.bedrock_models.items()})
             )
             # boto3's per-service endpoint variable: https://docs.aws.amazon.com/sdkref/latest/guide/feature-ss-endpoints.html
             setup.environment["AWS_ENDPOINT_URL_BEDROCK_RUNTIME"] = setup.stubs["bedrock"].url
         if "s3vectors" in stubbed:
-            vectors = running.enter_context(S3VectorsStub())
+            vectors = stub_of("s3vectors", S3VectorsStub)
             for function in app.functions.values():
                 if function.environment.get(EmbeddingEnv.VECTOR_STORE) == VectorStoreKind.S3_VECTORS:
-                    vectors.create_index(
+                    index = (
                         str(function.environment.get(EmbeddingEnv.S3_VECTORS_BUCKET)),
                         str(function.environment.get(EmbeddingEnv.S3_VECTORS_INDEX)),
-                        _dimension(function.environment),
                     )
+                    # A stub handed over may hold the index already, with what a test put in it.
+                    if index not in vectors.indexes:
+                        vectors.create_index(*index, _dimension(function.environment))
             setup.stubs["s3vectors"] = vectors
             setup.environment["AWS_ENDPOINT_URL_S3VECTORS"] = vectors.url
         # The RealtimeFeed's Events API and the SearchIndexer's OpenSearch on loopback (local.feed_and_search).
@@ -165,16 +187,19 @@ def local_providers(
         yield setup
 
 
-def _bedrock_models(app: LocalApp, running: contextlib.ExitStack) -> dict[str, StubServer]:
-    """A stub per Bedrock model the functions name: Titan embeddings, and Claude for summaries."""
+def _bedrock_models(
+    app: LocalApp, stub_of: Callable[[str, Callable[[], StubServer]], StubServer]
+) -> dict[str, StubServer]:
+    """A stub per Bedrock model the functions name (``stub_of(kind, make)`` gives one): Titan embeddings, and
+    Claude for summaries."""
     models: dict[str, StubServer] = {}
     for function in app.functions.values():
         environment = function.environment
         titan, claude = str(environment.get(EmbeddingEnv.TITAN_MODEL_ID)), str(environment.get(SummaryEnv.MODEL_ID))
         if environment.get(EmbeddingEnv.PROVIDER) == EmbeddingProvider.TITAN and titan not in models:
-            models[titan] = running.enter_context(TitanStub())
+            models[titan] = stub_of("titan", TitanStub)
         if environment.get(SummaryEnv.PROVIDER) == SummaryProvider.BEDROCK and claude not in models:
-            models[claude] = running.enter_context(BedrockClaudeStub())
+            models[claude] = stub_of("bedrock-claude", BedrockClaudeStub)
     return models
 
 

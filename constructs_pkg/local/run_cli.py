@@ -14,16 +14,18 @@ import json
 import os
 import shlex
 import subprocess
-import sys
 import tempfile
 from pathlib import Path
 from typing import Any
 
 from constructs_pkg.local.providers import API_KEYS, PROVIDERS
 
-__all__ = ["add_command", "cdk_json_app", "say", "synthesize"]
+__all__ = ["add_command", "cdk_json_app", "say", "synthesize", "table_name"]
 
 _CDK_JSON = Path("cdk.json")
+_CDK_CONTEXT_JSON = Path("cdk.context.json")
+# With --changes and no --until-idle: stop once the streams were quiet this long.
+DEFAULT_CHANGES_IDLE_SECONDS = 1.0
 
 
 def add_command(commands: Any) -> None:
@@ -51,6 +53,19 @@ def add_command(commands: Any) -> None:
     )
     run.add_argument(
         "--timeout", type=float, default=600.0, help="with --until-idle, give up after this (Default: 600)"
+    )
+    run.add_argument(
+        "--changes",
+        metavar="FILE",
+        help="apply these changes to the tables, in order, then run until idle: JSON lines of put, update and delete "
+        'in plain JSON, e.g. {"put": "Orders", "item": {"PK": "A", "total": 10.50}}, or in DynamoDB JSON '
+        f"(Item, Key, UpdateExpression ...); with it --until-idle defaults to {DEFAULT_CHANGES_IDLE_SECONDS:g}",
+    )
+    run.add_argument("--report", metavar="FILE", help="write the run's report as JSON here, for CI (Default: none)")
+    run.add_argument(
+        "--allow-failures",
+        action="store_true",
+        help="exit 0 even when records reached on-failure destinations (Default: - exit status 1 then)",
     )
     run.add_argument("--dynamodb-endpoint", metavar="URL", help="Default: - a new DynamoDB Local on a free port")
     run.add_argument(
@@ -96,8 +111,22 @@ def add_command(commands: Any) -> None:
 
 def _run(args: argparse.Namespace) -> int:
     from constructs_pkg.local.assembly import LocalApp
-    from constructs_pkg.local.event_source_mapping import RunStats
+    from constructs_pkg.local.changes import ChangeError, read_changes
 
+    if args.changes and args.aws:
+        raise SystemExit("--changes writes to the tables: only a local run takes it, not --aws")
+    try:
+        changes = read_changes(args.changes) if args.changes else []
+    except (ChangeError, OSError) as error:
+        raise SystemExit(f"--changes: {error}") from None
+    if not args.aws and args.dynamodb_endpoint is None:
+        from constructs_pkg.local.dynamodb_local import dynamodb_local_home
+
+        # Before the synth, which takes seconds: a run that cannot start says so at once.
+        try:
+            dynamodb_local_home()
+        except RuntimeError as error:
+            raise SystemExit(str(error)) from None
     with contextlib.ExitStack() as resources:
         assembly_dir = Path(args.app) if args.app else synthesize(args.app_command, resources)
         app = LocalApp.from_assembly(assembly_dir, args.stack)
@@ -122,31 +151,83 @@ def _run(args: argparse.Namespace) -> int:
                     else ""
                 )
             )
-
-        def progress(stats: RunStats) -> None:
-            print(f"\rwaiting on the streams: {stats.summary()}", end="", file=sys.stderr, flush=True)
-
-        try:
-            if args.until_idle is None:
-                say("polling; Ctrl-C to stop")
-                runner.run_forever(progress)
-            else:
-                runner.run_until_idle(args.timeout, quiet_seconds=args.until_idle, progress=progress)
-        except KeyboardInterrupt:
-            pass
-        finally:
-            print(file=sys.stderr)
-        for message in runner.stats.on_failure_messages:
-            say(f"on-failure message: {json.dumps(message)}")
+        report = _carry(runner, args, changes)
         for line in providers.activity() if providers else ():
             say(line)
+        for line in report.lines():
+            say(line)
+        if args.report:
+            Path(args.report).write_text(json.dumps(report.as_json(), indent=2, default=str) + "\n")
+            say(f"report written to {args.report}")
         say(f"done: {runner.stats.summary()}")
+    if report.records_on_failure and not args.allow_failures:
+        say(
+            f"exit status 1: {report.records_on_failure} records reached on-failure destinations "
+            "(--allow-failures to accept that)"
+        )
+        return 1
     return 0
+
+
+def _carry(runner: Any, args: argparse.Namespace, changes: list[Any]) -> Any:
+    """Apply the changes, carry the streams until idle (or Ctrl-C), and report the run."""
+    from constructs_pkg.local.changes import ChangeError, apply_changes
+    from constructs_pkg.local.failure_inbox import FailureInbox
+    from constructs_pkg.local.names import UnknownName
+    from constructs_pkg.local.progress import ProgressLine
+    from constructs_pkg.local.run_report import build_report, count_items
+
+    local = runner.endpoints is not None
+    inbox = FailureInbox(runner) if local else None
+    table_names = list(runner.table_names.values())
+    before = count_items(runner.dynamodb_client, table_names) if local else {}
+    try:
+        applied = apply_changes(changes, runner.dynamodb_client, lambda name: table_name(runner, name))
+    except (ChangeError, UnknownName) as error:
+        raise SystemExit(f"--changes: {error}") from None
+    if applied:
+        say(f"applied {applied} changes from {args.changes}")
+    # Changes of one's own are a run with an end: wait for them to be carried, then stop.
+    until_idle = args.until_idle if args.until_idle is not None or not changes else DEFAULT_CHANGES_IDLE_SECONDS
+    with ProgressLine("waiting on the streams: ") as progress:
+        try:
+            if until_idle is None:
+                say("polling; Ctrl-C to stop")
+                runner.run_forever(lambda stats: progress.update(stats.summary()))
+            else:
+                runner.run_until_idle(
+                    args.timeout, quiet_seconds=until_idle, progress=lambda stats: progress.update(stats.summary())
+                )
+        except KeyboardInterrupt:
+            pass
+    if inbox is None:
+        for message in runner.stats.on_failure_messages:
+            say(f"on-failure message: {json.dumps(message)}")
+    return build_report(
+        runner,
+        inbox_messages=None if inbox is None else inbox.messages(),
+        tables_before=before,
+        tables_after=count_items(runner.dynamodb_client, table_names) if local else {},
+        changes_applied=applied,
+        dynamodb_endpoint=runner.endpoints.dynamodb if local else None,
+    )
+
+
+def table_name(runner: Any, name: str) -> str:
+    """The name here of the runner's table ``name`` (its construct id or path, logical id, or table name).
+
+    Raises UnknownName listing the tables when none, or several, answer to it.
+    """
+    from constructs_pkg.local.names import resolve
+
+    app = runner.app
+    candidates = {key: (runner.table_names[key], table.name) for key, table in app.tables.items()}
+    return str(runner.table_names[resolve(name, candidates, app.construct_paths, what="table")])
 
 
 def _local_runner(app: Any, args: argparse.Namespace, resources: contextlib.ExitStack) -> tuple[Any, Any]:
     """A runner on DynamoDB Local and moto (started unless given), and its AI providers: stubs unless --real."""
-    from constructs_pkg.local.dynamodb_local import running_dynamodb_local
+    from constructs_pkg.local.dynamodb_local import REGION, running_dynamodb_local
     from constructs_pkg.local.endpoints import LocalEndpoints, running_moto_server
     from constructs_pkg.local.providers import local_providers
     from constructs_pkg.local.runner import LocalRunner
@@ -162,7 +243,10 @@ def _local_runner(app: Any, args: argparse.Namespace, resources: contextlib.Exit
     dynamodb_endpoint = args.dynamodb_endpoint
     if dynamodb_endpoint is None:
         say("starting DynamoDB Local ...")
-        dynamodb_endpoint = resources.enter_context(running_dynamodb_local()).endpoint_url
+        try:
+            dynamodb_endpoint = resources.enter_context(running_dynamodb_local()).endpoint_url
+        except RuntimeError as error:
+            raise SystemExit(str(error)) from None
     say(f"DynamoDB and DynamoDB Streams at {dynamodb_endpoint}")
     sqs_endpoint = args.sqs_endpoint
     if sqs_endpoint is None:
@@ -181,6 +265,12 @@ def _local_runner(app: Any, args: argparse.Namespace, resources: contextlib.Exit
     if args.create_tables:
         runner.create_tables()
         say(f"created tables: {', '.join(runner.table_names.values())}")
+    example_table = next(iter(runner.table_names.values()), "TABLE")
+    say(
+        "write to them while it runs, e.g. with the AWS CLI (any credentials and region): "
+        f"AWS_ACCESS_KEY_ID=local AWS_SECRET_ACCESS_KEY=local aws dynamodb put-item --region {REGION} "
+        f'--endpoint-url {dynamodb_endpoint} --table-name {example_table} --item \'{{"PK": {{"S": "1"}}}}\''
+    )
     return runner, providers
 
 
@@ -231,10 +321,23 @@ def synthesize(command: str | None, resources: contextlib.ExitStack) -> Path:
     outdir = resources.enter_context(tempfile.TemporaryDirectory(prefix="cdk.out."))
     say(f"synthesizing: {command} (CDK_OUTDIR={outdir})")
     # Split as a shell would, but run without one: the command needs no shell features to synthesize.
-    synth = subprocess.run(shlex.split(command), check=False, env={**os.environ, "CDK_OUTDIR": outdir})
+    synth = subprocess.run(shlex.split(command), check=False, env=synth_environment(outdir))
     if synth.returncode != 0:
         raise SystemExit(f"{command} exited with {synth.returncode}: is it run in the environment that has aws_cdk?")
     return Path(outdir)
+
+
+def synth_environment(outdir: str, *, project_context: bool = True) -> dict[str, str]:
+    """The environment the CDK CLI gives an app's synth: CDK_OUTDIR, and in CDK_CONTEXT_JSON path and asset metadata
+    on, as ``cdk synth`` has them (the tables are then known by their construct paths, each function's code by its
+    asset's folder), with the project's context (cdk.json's ``context``, cdk.context.json, in the current directory)
+    unless ``project_context`` is False (Default: True)."""
+    context: dict[str, Any] = {"aws:cdk:enable-path-metadata": True, "aws:cdk:enable-asset-metadata": True}
+    if project_context and _CDK_CONTEXT_JSON.is_file():
+        context.update(json.loads(_CDK_CONTEXT_JSON.read_text()))
+    if project_context and _CDK_JSON.is_file():
+        context.update(json.loads(_CDK_JSON.read_text()).get("context", {}))
+    return {**os.environ, "CDK_OUTDIR": outdir, "CDK_CONTEXT_JSON": json.dumps(context)}
 
 
 def say(line: str) -> None:

@@ -22,7 +22,7 @@ from constructs_pkg.local.assembly import FunctionSpec, LocalApp, ResourceRef
 # LocalEndpoints, RunStats and running_moto_server are part of a runner's surface: exported here with it.
 from constructs_pkg.local.endpoints import LocalEndpoints, running_moto_server
 from constructs_pkg.local.event_source_mapping import MappingEmulator, RunStats
-from constructs_pkg.local.lambda_host import LocalFunction, runtime_environment
+from constructs_pkg.local.lambda_host import FunctionCall, LocalFunction, runtime_environment
 from constructs_pkg.local.resource_kinds import registered_services
 from constructs_pkg.local.resources import LocalResources
 
@@ -53,7 +53,8 @@ class LocalRunner:
     them, e.g. ``{"VOYAGE_BASE_URL": "http://127.0.0.1:8001"}``. ``secret_values`` (Default: - none) are the values of
     the secrets the functions' variables refer to, by variable name, e.g. ``{"VOYAGE_API_KEY_SECRET_ARN": key}``; a
     secret none names holds the template's SecretString, else "local-secret".
-    ``constructs_pkg.local.providers.local_providers`` makes both for the app's AI providers.
+    ``constructs_pkg.local.providers.local_providers`` makes both for the app's AI providers. ``recorder`` (Default:
+    None) is handed a ``FunctionCall`` (event, response or error) after every call of a handler.
     """
 
     def __init__(
@@ -65,8 +66,10 @@ class LocalRunner:
         clock: Callable[[], float] = time.time,
         environment_overrides: Mapping[str, str] | None = None,
         secret_values: Mapping[str, str] | None = None,
+        recorder: Callable[[FunctionCall], None] | None = None,
     ) -> None:
         self.app = app
+        self.recorder = recorder
         self.endpoints = endpoints
         self.environment_overrides = dict(environment_overrides or {})
         self.clock = clock
@@ -185,7 +188,7 @@ class LocalRunner:
         # One LocalFunction per function, shared by its mappings and invokers: one cold start, as one warm sandbox.
         if logical_id not in self._functions:
             spec = self.app.functions[logical_id]
-            self._functions[logical_id] = LocalFunction(spec, self._function_environment(spec))
+            self._functions[logical_id] = LocalFunction(spec, self._function_environment(spec), recorder=self.recorder)
         return self._functions[logical_id]
 
     def _function_environment(self, spec: FunctionSpec) -> dict[str, str]:
