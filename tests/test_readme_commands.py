@@ -187,6 +187,42 @@ def run_aws(request: pytest.FixtureRequest, tmp_path: Path) -> None:
     assert "reading the deployed stacks BasicFlow in eu-west-1" in out and POLLING in out
 
 
+def reindex_products(request: pytest.FixtureRequest, tmp_path: Path) -> None:
+    # The README's table and index; the domain is the OpenSearch stub, DynamoDB the session's DynamoDB Local.
+    from constructs_pkg.local.stubs.opensearch import OpenSearchStub
+
+    database: DynamoDBLocal = request.getfixturevalue("dynamodb_local")
+    client = database.client()
+    client.create_table(
+        TableName="Products",
+        BillingMode="PAY_PER_REQUEST",
+        KeySchema=[{"AttributeName": "PK", "KeyType": "HASH"}],
+        AttributeDefinitions=[{"AttributeName": "PK", "AttributeType": "S"}],
+    )
+    for number in range(30):
+        client.put_item(TableName="Products", Item={"PK": {"S": f"P{number:02d}"}, "name": {"S": f"product {number}"}})
+    with OpenSearchStub() as search:
+        environment = {
+            **{name: value for name, value in environment_here().items() if not name.startswith("AWS_")},
+            "AWS_ACCESS_KEY_ID": "local",
+            "AWS_SECRET_ACCESS_KEY": "local",
+            "AWS_DEFAULT_REGION": REGION,
+            "AWS_ENDPOINT_URL_DYNAMODB": database.endpoint_url,
+            "SEARCH_ENDPOINT": search.url,
+        }
+        done = run_typed(_readme_line("reindex --table Products"), tmp_path, environment)
+        assert done.returncode == 0, done.stderr
+        assert "30 items scanned, 30 written" in done.stdout
+        assert search.documents("products")["P07"]["name"] == "product 7"
+
+
+def search_demo(request: pytest.FixtureRequest, tmp_path: Path) -> None:
+    done = run_typed(_readme_line("search-demo"), ROOT, environment_here())
+    assert done.returncode == 0, done.stderr[-2000:]
+    searches = [line.strip() for line in done.stdout.splitlines() if line.strip().startswith("search ")]
+    assert searches[0] == 'search category = lighting: 2 hits: ["Desk lamp (24.9)", "Floor lamp (89)"]'
+
+
 def redrive_queue(request: pytest.FixtureRequest, tmp_path: Path) -> None:
     # GIVEN Lambda's record of a failed batch in an SQS queue on moto, and the fixed handler in ./handler
     world = _redrive_world(request, tmp_path)
@@ -244,6 +280,8 @@ def _runners() -> dict[str, Callable[[pytest.FixtureRequest, Path], None]]:
             _readme_line("--changes changes.jsonl"): run_changes,
             _readme_line("AWS_PROFILE=staging"): run_aws,
             _readme_line("redrive --queue-url"): redrive_queue,
+            _readme_line("reindex --table Products"): reindex_products,
+            _readme_line("search-demo"): search_demo,
         })  # fmt: skip
     return RUNNERS
 
