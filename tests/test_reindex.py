@@ -7,6 +7,7 @@ import os
 import subprocess
 import sys
 
+import pytest
 from dynamodb_local import DynamoDBLocal
 
 from constructs_pkg.local.stubs.opensearch import OpenSearchStub
@@ -90,6 +91,7 @@ def test_reindex_fills_the_missing_documents_and_keeps_what_the_stream_wrote(
 
 
 def test_the_search_demo_answers_searches_after_writes_an_update_and_a_delete() -> None:
+    pytest.importorskip("aws_cdk", reason="the demo synthesizes the SearchIndex example")
     synth_search_index = (
         "from aws_cdk import App; from examples.search_index.stack import SearchIndexStack; "
         "app = App(); SearchIndexStack(app, 'SearchIndex'); app.synth()"
