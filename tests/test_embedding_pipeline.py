@@ -42,7 +42,7 @@ from lambda_src.embedding_pipeline import (
 from lambda_src.embedding_pipeline.config import PineconeConfig, VoyageConfig
 from lambda_src.providers import Vector
 from lambda_src.providers.pinecone import PineconeIndex
-from lambda_src.providers.secrets import api_key
+from lambda_src.providers.secrets import forget_keys
 from lambda_src.stream_runtime import PermanentError
 
 APP = "lambda_src.embedding_pipeline.app"
@@ -207,9 +207,9 @@ def aws(monkeypatch: pytest.MonkeyPatch, secrets_manager: dict[str, str]) -> Ite
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
     monkeypatch.setenv("AWS_DEFAULT_REGION", REGION)
     monkeypatch.setenv("AWS_ENDPOINT_URL_SECRETS_MANAGER", secrets_manager["url"])
-    api_key.cache_clear()
+    forget_keys()
     yield
-    api_key.cache_clear()
+    forget_keys()
 
 
 @pytest.fixture

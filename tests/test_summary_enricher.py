@@ -87,9 +87,9 @@ def aws(monkeypatch: pytest.MonkeyPatch, dynamodb_local: DynamoDBLocal, secrets_
     monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
     monkeypatch.setenv("AWS_ENDPOINT_URL_DYNAMODB", dynamodb_local.endpoint_url)
     monkeypatch.setenv("AWS_ENDPOINT_URL_SECRETS_MANAGER", secrets_endpoint)
-    secrets.api_key.cache_clear()
+    secrets.forget_keys()
     yield
-    secrets.api_key.cache_clear()
+    secrets.forget_keys()
 
 
 @pytest.fixture

@@ -64,6 +64,12 @@ class AwsClient:
         except (BotocoreConnectionError, HTTPClientError, IncompleteReadError) as error:
             raise RetryableProviderError(self.service_name, f"request failed: {error.__class__.__name__}") from error
 
+    def reset(self) -> None:
+        """Drop the clients made so far: the next call makes one from boto3's settings as they are then."""
+        with self._lock:
+            self._clients.clear()
+            self._session = None
+
     def _client(self, seconds: int) -> Any:
         with self._lock:
             client = self._clients.get(seconds)

@@ -8,7 +8,7 @@ import json
 from .aws import AwsClient
 from .retry import FinalProviderError
 
-__all__ = ["api_key"]
+__all__ = ["api_key", "forget_keys"]
 
 # Secrets Manager's transient errors; the rest (access denied, no such secret, a KMS refusal) need a person:
 # https://docs.aws.amazon.com/secretsmanager/latest/apireference/API_GetSecretValue.html#API_GetSecretValue_Errors
@@ -36,3 +36,10 @@ def api_key(secret_id: str) -> str:
             "secretsmanager", f'secret {secret_id} holds no API key: put the key, or {{"apiKey": "..."}}, in it'
         )
     return key.strip()
+
+
+def forget_keys() -> None:
+    """Forget the cached keys and the Secrets Manager client: the next ``api_key`` reads the secret again, at the
+    endpoint boto3's settings then name (a test that moves it between servers calls this)."""
+    api_key.cache_clear()
+    _secrets_manager.reset()
