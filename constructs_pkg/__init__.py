@@ -9,6 +9,7 @@
 - ``SummaryEnricher``: writes an AI summary (Anthropic API, Claude on Bedrock) back onto each item, loop-safe.
 - ``RealtimeFeed``: pushes each change to AppSync Events subscribers, in order per item, never dropped.
 - ``SearchIndexer``: keeps an OpenSearch index in step with the table, fenced by stream sequence.
+- ``StreamAggregator``: counts and exact sums per group in a table, exact under retries and redrives.
 
 The constructs import aws_cdk (and start jsii's Node.js process) when first used, not on ``import constructs_pkg``:
 the local tooling (``python -m constructs_pkg.local``: redrive, ``run --aws``, ``run`` on a synthesized cdk.out)
@@ -29,6 +30,10 @@ if TYPE_CHECKING:
     from .provider_binding import Binding as Binding
     from .realtime_feed import RealtimeFeed as RealtimeFeed
     from .search_indexer import SearchIndexer as SearchIndexer
+    from .stream_aggregator import AggregateFilter as AggregateFilter
+    from .stream_aggregator import GroupBy as GroupBy
+    from .stream_aggregator import Measure as Measure
+    from .stream_aggregator import StreamAggregator as StreamAggregator
     from .stream_filter import ItemImage as ItemImage
     from .stream_filter import StreamFilter as StreamFilter
     from .stream_pipeline import StreamPipeline as StreamPipeline
@@ -44,15 +49,19 @@ if TYPE_CHECKING:
 
 # Each public name and the module that defines it.
 _MODULES = {
+    "AggregateFilter": ".stream_aggregator",
     "Binding": ".provider_binding",
     "DEFAULT_RUNTIME": ".stream_trigger",
     "EmbeddingModel": ".embedding_models",
     "EmbeddingPipeline": ".embedding_pipeline",
+    "GroupBy": ".stream_aggregator",
     "ItemImage": ".stream_filter",
+    "Measure": ".stream_aggregator",
     "OnFailure": ".failure_destinations",
     "PythonDependencyLayer": ".dependency_layer",
     "RealtimeFeed": ".realtime_feed",
     "SearchIndexer": ".search_indexer",
+    "StreamAggregator": ".stream_aggregator",
     "StreamFilter": ".stream_filter",
     "StreamPipeline": ".stream_pipeline",
     "StreamRuntimeLayer": ".stream_runtime_layer",

@@ -5,6 +5,7 @@ from __future__ import annotations
 from aws_cdk import App, Validations
 from cdk_nag import AwsSolutionsChecks
 
+from examples.aggregation.stack import AggregationStack
 from examples.basic_flow.stack import BasicFlowStack
 from examples.content_ai.stack import AwsNativeAiPipelinesStack, SeedAiPipelinesStack
 from examples.notifications.stack import NotificationsStack
@@ -23,6 +24,7 @@ def build_app(app: App | None = None) -> App:
     AwsNativeAiPipelinesStack(app, "AwsNativeAiPipelines")
     RealtimeFeedStack(app, "RealtimeFeed")
     SearchIndexStack(app, "SearchIndex")
+    AggregationStack(app, "Aggregation")
     Validations.of(app).add_plugins(AwsSolutionsChecks(app))
     return app
 

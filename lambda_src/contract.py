@@ -11,6 +11,9 @@ from __future__ import annotations
 from enum import StrEnum
 
 __all__ = [
+    "DEFAULT_AGGREGATOR_BATCH_SIZE",
+    "DEFAULT_AGGREGATOR_MARK_RETENTION_SECONDS",
+    "DEFAULT_AGGREGATOR_MAX_CONCURRENCY",
     "DEFAULT_ANTHROPIC_MODEL",
     "DEFAULT_BEDROCK_MODEL",
     "DEFAULT_DEADLINE_MARGIN_MS",
@@ -35,6 +38,7 @@ __all__ = [
     "PROMPT_PLACEHOLDER",
     "SEARCH_DELETED_FIELD",
     "SEARCH_SEQUENCE_FIELD",
+    "AggregatorEnv",
     "EmbeddingEnv",
     "EmbeddingProvider",
     "FeedEnv",
@@ -128,6 +132,16 @@ class SearchEnv:
     MAX_BULK_ACTIONS = "SEARCH_MAX_BULK_ACTIONS"
 
 
+class AggregatorEnv:
+    """StreamAggregator -> ``lambda_src.stream_aggregator``."""
+
+    TARGET_TABLE = "AGGREGATOR_TARGET_TABLE"
+    # The groups, measures and filter, as the JSON of lambda_src.stream_aggregator.spec.AggregationSpec.
+    SPEC = "AGGREGATOR_SPEC"
+    MARK_RETENTION_SECONDS = "AGGREGATOR_MARK_RETENTION_SECONDS"
+    MAX_CONCURRENCY = "AGGREGATOR_MAX_CONCURRENCY"
+
+
 class QuarantineMode(StrEnum):
     """Where the runtime sends a record whose failure is final, instead of leaving it to the mapping's retries."""
 
@@ -208,7 +222,17 @@ SEARCH_DELETED_FIELD = "stream_deleted"
 DEFAULT_SEARCH_MAX_BULK_BYTES = 5 * 1024 * 1024
 DEFAULT_SEARCH_MAX_BULK_ACTIONS = 1_000
 
-_VARIABLE_CLASSES = (RuntimeEnv, PipelineEnv, EmbeddingEnv, SummaryEnv, FeedEnv, SearchEnv)
+# The writes are one per group a batch touches, so a fuller batch writes less per record; GetRecords reads up to
+# 1,000 records a call (https://docs.aws.amazon.com/amazondynamodb/latest/APIReference/API_streams_GetRecords.html).
+DEFAULT_AGGREGATOR_BATCH_SIZE = 1_000
+# A shard's high-water mark must outlive every copy of its records that may still come: the stream keeps them 24 hours
+# (https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/Streams.html) and an SQS on-failure queue keeps a
+# message up to 14 days for a redrive (https://docs.aws.amazon.com/AWSSimpleQueueService/latest/APIReference/API_SetQueueAttributes.html).
+DEFAULT_AGGREGATOR_MARK_RETENTION_SECONDS = (1 + 14) * 24 * 3600
+# Group updates in flight at once; one group's updates always go one after another.
+DEFAULT_AGGREGATOR_MAX_CONCURRENCY = 8
+
+_VARIABLE_CLASSES = (RuntimeEnv, PipelineEnv, EmbeddingEnv, SummaryEnv, FeedEnv, SearchEnv, AggregatorEnv)
 
 
 def variable_names() -> frozenset[str]:

@@ -18,6 +18,7 @@ EXAMPLE_STACKS = [
     "AwsNativeAiPipelines",
     "RealtimeFeed",
     "SearchIndex",
+    "Aggregation",
 ]
 
 
