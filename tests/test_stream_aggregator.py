@@ -1,0 +1,394 @@
+"""StreamAggregator: its synth-time checks, its handler's reading of items, and end to end on DynamoDB Local through the
+local runner, with throttling on the way and every batch redriven again in random order, against a recomputation."""
+
+from __future__ import annotations
+
+import http.server
+import itertools
+import json
+import os
+import random
+import subprocess
+import sys
+import threading
+import urllib.request
+from collections.abc import Iterator
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import pytest
+from aws_cdk import Duration, RemovalPolicy, Stack
+from aws_cdk import aws_dynamodb as dynamodb
+from aws_cdk.assertions import Match, Template
+from conftest import new_stack, synth_like_app
+from dynamodb_local import DynamoDBLocal, StreamReader, lambda_event
+
+from constructs_pkg import AggregateFilter, GroupBy, Measure, StreamAggregator
+from constructs_pkg.local.aggregates import compare
+from constructs_pkg.local.assembly import LocalApp
+from constructs_pkg.local.reindex import scanned_items
+from constructs_pkg.local.runner import LocalEndpoints, LocalRunner, running_moto_server
+from lambda_src.contract import AggregatorEnv
+from lambda_src.stream_aggregator.spec import AggregationSpec, InvalidItemError, group_key
+
+GROUP_BY = [GroupBy.attribute("store"), GroupBy.time_bucket("soldAt", "day")]
+MEASURES = [Measure.count(name="sales"), Measure.sum("amount", name="total")]
+STORES = [f"store-{number}" for number in range(5)]
+DAYS = ["2026-11-28T10:00:00", "2026-11-29T23:59:59Z", 1_764_460_800, "2026-11-30T12:00:00+02:00"]
+
+
+def _sales_table(stack: Stack, view: dynamodb.StreamViewType = dynamodb.StreamViewType.NEW_AND_OLD_IMAGES) -> Any:
+    return dynamodb.Table(
+        stack,
+        "Sales",
+        partition_key=dynamodb.Attribute(name="PK", type=dynamodb.AttributeType.STRING),
+        stream=view,
+        removal_policy=RemovalPolicy.DESTROY,
+    )
+
+
+# --- synth time ---------------------------------------------------------------------------------------------------
+
+
+def test_the_aggregator_creates_its_table_grants_it_and_names_each_shard_by_a_tumbling_window() -> None:
+    stack = new_stack()
+    aggregator = StreamAggregator(stack, "Agg", table=_sales_table(stack), group_by=GROUP_BY, measures=MEASURES)
+    template = Template.from_stack(stack)
+    template.has_resource_properties(
+        "AWS::DynamoDB::Table",
+        {
+            "KeySchema": [{"AttributeName": "aggregate", "KeyType": "HASH"}],
+            "PointInTimeRecoverySpecification": {"PointInTimeRecoveryEnabled": True},
+            "SSESpecification": {"SSEEnabled": True},
+        },
+    )
+    template.has_resource_properties(
+        "AWS::Lambda::EventSourceMapping",
+        {"TumblingWindowInSeconds": 900, "BatchSize": 1000, "ParallelizationFactor": Match.absent()},
+    )
+    actions = {
+        action
+        for policy in template.find_resources("AWS::IAM::Policy").values()
+        for statement in policy["Properties"]["PolicyDocument"]["Statement"]
+        for action in ([statement["Action"]] if isinstance(statement["Action"], str) else statement["Action"])
+    }
+    assert {"dynamodb:UpdateItem", "dynamodb:GetItem"} <= actions
+    (function,) = template.find_resources("AWS::Lambda::Function").values()
+    spec = AggregationSpec.from_json(function["Properties"]["Environment"]["Variables"][AggregatorEnv.SPEC])
+    assert spec == aggregator.spec and spec.measure_names == ("sales", "total")
+
+
+@pytest.mark.parametrize(
+    ("arguments", "message"),
+    [
+        ({"group_by": []}, r"group_by needs at least one GroupBy"),
+        ({"measures": []}, r"measures needs at least one Measure"),
+        ({"group_by": [GroupBy.time_bucket("at", "week")]}, r"time bucket must be one of hour, day, month, got 'week'"),
+        ({"measures": [Measure.count(name="store")]}, r"distinct, got store twice"),
+        ({"measures": [Measure.count(name="aggregate")]}, r"aggregate are reserved"),
+        ({"parallelization_factor": 2}, r"parallelization_factor must be 1, got 2"),
+        ({"tumbling_window": Duration.seconds(0)}, r"tumbling_window must be at least 1 second"),
+        ({"mark_retention": Duration.hours(2)}, r"mark_retention must be at least 24 hours"),
+        ({"max_concurrency": 0}, r"max_concurrency must be between"),
+    ],
+)
+def test_bad_arguments_are_refused_at_synth(arguments: dict[str, Any], message: str) -> None:
+    stack = new_stack()
+    settings: dict[str, Any] = {"group_by": GROUP_BY, "measures": MEASURES, **arguments}
+    with pytest.raises(ValueError, match=message):
+        StreamAggregator(stack, "Agg", table=_sales_table(stack), **settings)
+
+
+def test_a_table_without_old_images_is_refused() -> None:
+    stack = new_stack()
+    table = _sales_table(stack, dynamodb.StreamViewType.NEW_IMAGE)
+    with pytest.raises(ValueError, match=r"streams NEW_IMAGE; a MODIFY applies the new image minus the old one"):
+        StreamAggregator(stack, "Agg", table=table, group_by=GROUP_BY, measures=MEASURES)
+
+
+# --- the reading of items -----------------------------------------------------------------------------------------
+
+
+def test_time_buckets_read_iso_strings_and_epoch_numbers_in_utc() -> None:
+    spec = AggregationSpec((GroupBy.time_bucket("at", "hour"),), (Measure.count(),))
+    assert spec.contribution({"at": "2026-11-30T01:30:00+02:00"}).group == ("2026-11-29T23",)  # type: ignore[union-attr]
+    assert spec.contribution({"at": Decimal(1_764_460_800)}).group == ("2025-11-30T00",)  # type: ignore[union-attr]
+    in_ms = AggregationSpec((GroupBy.time_bucket("at", "month", epoch_unit="milliseconds"),), (Measure.count(),))
+    assert in_ms.contribution({"at": Decimal(1_764_460_800_123)}).group == ("2025-11",)  # type: ignore[union-attr]
+
+
+@pytest.mark.parametrize(
+    ("item", "reason"),
+    [
+        ({"soldAt": "2026-11-30", "amount": Decimal(1)}, "no group attribute store"),
+        ({"store": "s", "soldAt": "yesterday", "amount": Decimal(1)}, "time attribute soldAt is not a time"),
+        ({"store": "s", "soldAt": "2026-11-30", "amount": "12.50"}, "summed attribute amount is a str, not a number"),
+        ({"store": "s", "soldAt": "2026-11-30"}, "summed attribute amount is missing"),
+    ],
+)
+def test_an_invalid_item_is_named_with_its_reason(item: dict[str, Any], reason: str) -> None:
+    spec = AggregationSpec(tuple(GROUP_BY), tuple(MEASURES))
+    with pytest.raises(InvalidItemError, match=reason):
+        spec.contribution(item)
+
+
+def test_sums_are_exact_decimals_and_group_keys_never_collide() -> None:
+    spec = AggregationSpec((GroupBy.attribute("g"),), (Measure.sum("x"),), AggregateFilter.equals("kind", "sale"))
+    total = spec.zero
+    for _ in range(10):
+        contribution = spec.contribution({"g": "a", "x": Decimal("0.1"), "kind": "sale"})
+        assert contribution is not None
+        total = spec.add(total, contribution.values)
+    assert total == (Decimal("1.0"),)
+    assert spec.contribution({"g": "a", "x": Decimal(1), "kind": "refund"}) is None
+    assert group_key(["a|b"]) != group_key(["a", "b"]) and group_key([Decimal("1.0")]) == group_key([Decimal(1)])
+    assert group_key(["1"]) != group_key([Decimal(1)])
+
+
+# --- end to end ---------------------------------------------------------------------------------------------------
+
+
+class AggregationTestStack(Stack):
+    def __init__(self, scope: Any, id: str) -> None:
+        super().__init__(scope, id)
+        table = _sales_table(self)
+        StreamAggregator(
+            self,
+            "Agg",
+            table=table,
+            group_by=GROUP_BY,
+            measures=MEASURES,
+            item_filter=AggregateFilter.exists("store"),
+            batch_size=60,
+        )
+
+
+@pytest.fixture(scope="module")
+def assembly(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    outdir = tmp_path_factory.mktemp("cdk.out")
+    app = synth_like_app(outdir)
+    AggregationTestStack(app, "AggregationTest")
+    app.synth()
+    return outdir
+
+
+@pytest.fixture(scope="module")
+def moto_endpoint() -> Iterator[str]:
+    with running_moto_server() as endpoint:
+        yield endpoint
+
+
+class ThrottlingProxy:
+    """DynamoDB on loopback in front of DynamoDB Local that answers every ``every``-th UpdateItem with the
+    ThrottlingException DynamoDB sends under load, and forwards everything else."""
+
+    def __init__(self, upstream: str, every: int) -> None:
+        self.upstream, self.every = upstream, every
+        self.updates = itertools.count(1)
+        self.throttled = 0
+        proxy = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                body = self.rfile.read(int(self.headers["Content-Length"]))
+                target = self.headers.get("X-Amz-Target", "")
+                if target.endswith(".UpdateItem") and next(proxy.updates) % proxy.every == 0:
+                    proxy.throttled += 1
+                    error = {"__type": "com.amazon.coral.availability#ThrottlingException", "message": "Rate exceeded"}
+                    self._answer(400, json.dumps(error).encode())
+                    return
+                headers = {name: value for name, value in self.headers.items() if name.lower() != "host"}
+                request = urllib.request.Request(proxy.upstream, data=body, headers=headers, method="POST")
+                try:
+                    with urllib.request.urlopen(request, timeout=30) as answer:
+                        self._answer(answer.status, answer.read())
+                except urllib.error.HTTPError as answer:
+                    self._answer(answer.code, answer.read())
+
+            def _answer(self, status: int, body: bytes) -> None:
+                self.send_response(status)
+                self.send_header("Content-Type", "application/x-amz-json-1.0")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *_args: Any) -> None:
+                pass
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def _random_sales(client: Any, table: str, rng: random.Random, count: int) -> None:
+    for _ in range(count):
+        key = {"PK": {"S": f"SALE#{rng.randrange(500):03d}"}}
+        action = rng.random()
+        if action < 0.15:
+            client.delete_item(TableName=table, Key=key)
+        elif action < 0.65:
+            day = rng.choice(DAYS)
+            sold_at = {"N": str(day)} if isinstance(day, int) else {"S": day}
+            amount = f"{rng.randrange(1, 100_000)}.{rng.randrange(100):02d}"
+            item = {**key, "store": {"S": rng.choice(STORES)}, "soldAt": sold_at, "amount": {"N": amount}}
+            client.put_item(TableName=table, Item=item)
+        elif action < 0.85:
+            # A move to another store: the sale leaves one group for another.
+            client.update_item(
+                TableName=table,
+                Key=key,
+                UpdateExpression="SET #store = :store",
+                ExpressionAttributeNames={"#store": "store"},
+                ExpressionAttributeValues={":store": {"S": rng.choice(STORES)}},
+            )
+        else:
+            client.update_item(
+                TableName=table,
+                Key=key,
+                UpdateExpression="SET amount = :amount",
+                ExpressionAttributeValues={":amount": {"N": f"{rng.randrange(1, 1000)}.5"}},
+            )
+
+
+def _recomputed(items: list[dict[str, Any]]) -> dict[tuple[str, str], tuple[int, Decimal]]:
+    """Sales and totals per store and day, written out independently of the handler's spec."""
+    from datetime import UTC, datetime
+
+    totals: dict[tuple[str, str], tuple[int, Decimal]] = {}
+    for item in items:
+        store, sold_at, amount = item.get("store"), item.get("soldAt"), item.get("amount")
+        if not isinstance(store, str) or not isinstance(amount, Decimal) or sold_at is None:
+            continue
+        try:
+            if isinstance(sold_at, Decimal):
+                instant = datetime.fromtimestamp(int(sold_at), UTC)
+            else:
+                parsed = datetime.fromisoformat(sold_at)
+                instant = parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
+        except ValueError:
+            continue
+        key = (store, instant.strftime("%Y-%m-%d"))
+        count, total = totals.get(key, (0, Decimal(0)))
+        totals[key] = (count + 1, total + amount)
+    return totals
+
+
+def _stored(items: list[dict[str, Any]]) -> dict[tuple[str, str], tuple[int, Decimal]]:
+    return {
+        (item["store"], item["day"]): (int(item["sales"]), item["total"])
+        for item in items
+        if item["sales"] != 0 or item["total"] != 0
+    }
+
+
+def test_random_sales_keep_exact_aggregates_through_throttling_and_a_full_redrive_in_random_order(
+    assembly: Path, dynamodb_local: DynamoDBLocal, moto_endpoint: str
+) -> None:
+    rng = random.Random(20261202)
+    app = LocalApp.from_assembly(assembly)
+    proxy = ThrottlingProxy(dynamodb_local.endpoint_url, every=5)
+    try:
+        runner = LocalRunner(
+            app,
+            LocalEndpoints.with_moto(dynamodb_local.endpoint_url, moto_endpoint),
+            table_prefix="aggregation-",
+            environment_overrides={"AWS_ENDPOINT_URL_DYNAMODB": proxy.url},
+        )
+        runner.create_tables()
+        runner.start()
+        source = _named(runner, "Sales")
+        target = _named(runner, "Aggregates")
+        client = runner.dynamodb_client
+
+        # GIVEN random sales, moves between stores, corrections and deletes over 500 items, and poison records
+        # (an amount that is text, a time no bucket can read) that must count as nothing, on both sides
+        poison = {"PK": {"S": "SALE#POISON"}, "store": {"S": STORES[0]}, "soldAt": {"S": "2026-11-28"}}
+        client.put_item(TableName=source, Item={**poison, "amount": {"S": "twelve"}})
+        client.put_item(TableName=source, Item={**poison, "PK": {"S": "SALE#BADTIME"}, "amount": {"N": "1"},
+                                                "soldAt": {"S": "last tuesday"}})  # fmt: skip
+        for _ in range(4):
+            _random_sales(client, source, rng, 400)
+            runner.run_until_idle(timeout=120, quiet_seconds=0.5)
+        client.put_item(TableName=source, Item={**poison, "amount": {"N": "12"}})
+        stats = runner.run_until_idle(timeout=120, quiet_seconds=0.5)
+
+        # THEN the aggregates equal the recomputation from the table, and throttling was met and overcome
+        source_items = list(scanned_items(client, source))
+        expected = _recomputed(source_items)
+        assert len(expected) == len(STORES) * len(DAYS) and proxy.throttled > 0
+        assert _stored(list(scanned_items(client, target))) == expected
+        spec = AggregationSpec(tuple(GROUP_BY), tuple(MEASURES), AggregateFilter.exists("store"))
+        assert compare(spec, source_items, scanned_items(client, target)) == []
+
+        # WHEN every batch delivered is redriven again, in random order, half of them without their shardId
+        stream_arn = client.describe_table(TableName=source)["Table"]["LatestStreamArn"]
+        records = StreamReader(runner.streams_client, stream_arn).read()
+        by_sequence = {int(record["dynamodb"]["SequenceNumber"]): record for record in records}
+        batches = [(call.shard_id, [by_sequence[number] for number in call.sequence_numbers]) for call in
+                   stats.invocations if call.sequence_numbers]  # fmt: skip
+        rng.shuffle(batches)
+        (function,) = (mapping.function_logical_id for mapping in app.mappings)
+        invoke = runner.invoker(function)
+        for index, (shard_id, batch) in enumerate(batches):
+            event = lambda_event(batch, stream_arn)
+            if index % 2:
+                event["shardId"] = shard_id
+            assert invoke(event)["batchItemFailures"] == []
+
+        # THEN nothing was counted twice
+        assert _stored(list(scanned_items(client, target))) == expected
+    finally:
+        proxy.close()
+
+
+def _named(runner: LocalRunner, logical_prefix: str) -> str:
+    (name,) = (name for logical_id, name in runner.table_names.items() if logical_id.startswith(logical_prefix) or
+               logical_prefix in logical_id)  # fmt: skip
+    return name
+
+
+def test_recompute_aggregates_finds_and_repairs_a_wrong_group_as_typed(dynamodb_local: DynamoDBLocal) -> None:
+    # GIVEN a source table of two sales and an aggregates table that counted one of them twice
+    client = dynamodb_local.client()
+    source, target = "recompute-sales", "recompute-aggregates"
+    for name, key in ((source, "PK"), (target, "aggregate")):
+        client.create_table(
+            TableName=name,
+            KeySchema=[{"AttributeName": key, "KeyType": "HASH"}],
+            AttributeDefinitions=[{"AttributeName": key, "AttributeType": "S"}],
+            BillingMode="PAY_PER_REQUEST",
+        )
+    for number, amount in ((1, "10.25"), (2, "4.75")):
+        sale = {"PK": {"S": f"SALE#{number}"}, "store": {"S": "s1"}, "soldAt": {"S": "2026-11-30T09:00:00"}}
+        client.put_item(TableName=source, Item={**sale, "amount": {"N": amount}})
+    key = group_key(["s1", "2026-11-30"])
+    client.put_item(
+        TableName=target,
+        Item={"aggregate": {"S": key}, "store": {"S": "s1"}, "day": {"S": "2026-11-30"}, "sales": {"N": "3"},
+              "total": {"N": "25.25"}, "mark:shard-1": {"S": "0" * 40 + "@0"}},
+    )  # fmt: skip
+    spec = AggregationSpec(tuple(GROUP_BY), tuple(MEASURES)).to_json()
+    command = [sys.executable, "-m", "constructs_pkg.local", "recompute-aggregates", "--source", source, "--target",
+               target, "--spec", spec, "--dynamodb-endpoint", dynamodb_local.endpoint_url]  # fmt: skip
+    environment = {**os.environ, "AWS_ACCESS_KEY_ID": "local", "AWS_SECRET_ACCESS_KEY": "local",
+                   "AWS_DEFAULT_REGION": "us-east-1"}  # fmt: skip
+
+    # WHEN it is compared, THEN the group is reported and the exit status says so
+    found = subprocess.run(command, capture_output=True, text=True, env=environment, timeout=120, check=False)
+    assert found.returncode == 1, found.stderr
+    assert f"differs {key}: stored 3, 25.25, recomputed 2, 15.00" in found.stdout
+
+    # WHEN it is repaired, THEN the measures are the recomputed ones and the mark is kept
+    repaired = subprocess.run([*command, "--repair"], capture_output=True, text=True, env=environment, timeout=120,
+                              check=False)  # fmt: skip
+    assert repaired.returncode == 0, repaired.stderr
+    assert "1 groups differ, 1 repaired" in repaired.stdout
+    item = client.get_item(TableName=target, Key={"aggregate": {"S": key}})["Item"]
+    assert item["sales"] == {"N": "2"} and Decimal(item["total"]["N"]) == Decimal(15) and "mark:shard-1" in item
+    again = subprocess.run(command, capture_output=True, text=True, env=environment, timeout=120, check=False)
+    assert again.returncode == 0 and "0 groups differ" in again.stdout
