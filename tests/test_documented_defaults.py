@@ -10,6 +10,7 @@ templates of constructs built with that argument left out. A default that is doc
 from __future__ import annotations
 
 import inspect
+import json
 import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -28,9 +29,12 @@ from constructs_pkg import (
     DEFAULT_RUNTIME,
     EmbeddingModel,
     EmbeddingPipeline,
+    GroupBy,
+    Measure,
     PythonDependencyLayer,
     RealtimeFeed,
     SearchIndexer,
+    StreamAggregator,
     StreamTrigger,
     StreamTriggeredTable,
     SummaryEnricher,
@@ -53,6 +57,7 @@ _SECTIONS = {
     "SummaryEnricher": "SummaryEnricher",
     "RealtimeFeed": "RealtimeFeed",
     "SearchIndexer": "SearchIndexer",
+    "StreamAggregator": "StreamAggregator",
 }
 _BULLET = re.compile(r"^(?P<indent>\s*)- ``(?P<name>\w+)``:(?P<text>.*)$")
 _HUMAN_DAYS = {1: "one day", 3: "three days", 5: "five days", 7: "one week", 14: "two weeks", 30: "one month"}
@@ -147,6 +152,7 @@ class Synthesized:
         self.layer = _template(self._layer)
         self.feed = _template(self._feed)
         self.search = _template(self._search)
+        self.aggregator = _template(self._aggregator)
 
     @staticmethod
     def _trigger(stack: Stack) -> None:
@@ -193,6 +199,15 @@ class Synthesized:
 
     def _search(self, stack: Stack) -> None:
         SearchIndexer(stack, "Search", table=self._content(stack), index="products")
+
+    def _aggregator(self, stack: Stack) -> None:
+        StreamAggregator(
+            stack,
+            "Aggregates",
+            table=self._content(stack),
+            group_by=[GroupBy.attribute("store"), GroupBy.time_bucket("soldAt", "day")],
+            measures=[Measure.count(), Measure.sum("amount")],
+        )
 
     @staticmethod
     def _layer(stack: Stack) -> None:
@@ -413,7 +428,28 @@ PROBES: dict[str, dict[str, Callable[[Synthesized], str]]] = {
         "max_bulk_actions": lambda s: _variables(s.search)["SEARCH_MAX_BULK_ACTIONS"],
         "item_filter": lambda s: _every_item(s.search),
     },
+    "StreamAggregator": {
+        "item_filter": lambda s: "every item" if _aggregation(s)["filter"] == [] else "",
+        "target": lambda s: "a new table"
+        if _of_type(s.aggregator, "AWS::DynamoDB::Table")[-1]["DeletionPolicy"] == "Retain" else "",
+        "mark_retention": lambda s: f"{_variables(s.aggregator)['AGGREGATOR_MARK_RETENTION_SECONDS']} seconds",
+        "max_concurrency": lambda s: _variables(s.aggregator)["AGGREGATOR_MAX_CONCURRENCY"],
+        "batch_size": lambda s: str(_mapping(s.aggregator)["BatchSize"]),
+        "tumbling_window": lambda s: f"{_mapping(s.aggregator)['TumblingWindowInSeconds']} seconds",
+    },
+    "GroupBy.attribute": {"name": lambda s: "attribute" if _aggregation(s)["groupBy"][0]["name"] == "store" else ""},
+    "GroupBy.time_bucket": {
+        "name": lambda s: "bucket" if _aggregation(s)["groupBy"][1]["name"] == "day" else "",
+        "epoch_unit": lambda s: _aggregation(s)["groupBy"][1]["epoch_unit"],
+    },
+    "Measure.count": {"name": lambda s: _aggregation(s)["measures"][0]["name"]},
+    "Measure.sum": {"name": lambda s: "attribute" if _aggregation(s)["measures"][1]["name"] == "amount" else ""},
 }  # fmt: skip
+
+
+def _aggregation(s: Synthesized) -> dict[str, Any]:
+    spec: dict[str, Any] = json.loads(_variables(s.aggregator)["AGGREGATOR_SPEC"])
+    return spec
 
 
 def _event_api_auth(template: dict[str, Any]) -> list[str]:

@@ -50,8 +50,11 @@ def test_every_public_name_is_declared_for_type_checkers_and_resolves_at_run_tim
     declared = {alias.asname for node in type_checking.body if isinstance(node, ast.ImportFrom) for alias in node.names}
 
     assert declared == set(constructs_pkg.__all__)
+    # The aggregation's GroupBy, Measure and AggregateFilter are the handler's own types, shared so that the construct
+    # and the handler read an item the same way; every other name is defined in constructs_pkg.
     assert all(
-        getattr(constructs_pkg, name).__module__.startswith("constructs_pkg") for name in declared - {"DEFAULT_RUNTIME"}
+        getattr(constructs_pkg, name).__module__.startswith(("constructs_pkg", "lambda_src.stream_aggregator."))
+        for name in declared - {"DEFAULT_RUNTIME"}
     )
 
 

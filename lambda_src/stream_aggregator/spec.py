@@ -82,15 +82,21 @@ class GroupBy:
 
     @classmethod
     def attribute(cls, attribute: str, *, name: str | None = None) -> GroupBy:
-        """Group by the value (a string or a number) of ``attribute``; ``name`` Default: - ``attribute``."""
+        """Group by the value (a string or a number) of ``attribute``.
+
+        - ``name``: the aggregate item's attribute holding the value. Default: - ``attribute``.
+        """
         return cls(attribute, name or attribute)
 
     @classmethod
     def time_bucket(
         cls, attribute: str, bucket: str, *, name: str | None = None, epoch_unit: str = EpochUnit.SECONDS
     ) -> GroupBy:
-        """Group by the hour, day or month (``TimeBucket``) of ``attribute``; ``name`` Default: - ``bucket``, e.g.
-        "day". ``epoch_unit``: what a number counts ("seconds" or "milliseconds"). Default: "seconds"."""
+        """Group by the hour, day or month (``TimeBucket``, in UTC) of ``attribute``.
+
+        - ``name``: the aggregate item's attribute holding the bucket, e.g. "2026-12-02". Default: - ``bucket``.
+        - ``epoch_unit``: what a number counts, "seconds" or "milliseconds". Default: seconds.
+        """
         return cls(attribute, name or str(bucket), str(bucket), str(epoch_unit))
 
     def problems(self) -> list[str]:
@@ -124,12 +130,18 @@ class Measure:
 
     @classmethod
     def count(cls, *, name: str = "count") -> Measure:
-        """The number of items in the group. ``name`` Default: "count"."""
+        """The number of items in the group.
+
+        - ``name``: the aggregate item's attribute. Default: count.
+        """
         return cls(MeasureKind.COUNT, name)
 
     @classmethod
     def sum(cls, attribute: str, *, name: str | None = None) -> Measure:
-        """The sum of number attribute ``attribute`` over the group. ``name`` Default: - ``attribute``."""
+        """The exact sum of number attribute ``attribute`` over the group.
+
+        - ``name``: the aggregate item's attribute. Default: - ``attribute``.
+        """
         return cls(MeasureKind.SUM, name or attribute, attribute)
 
     def problems(self) -> list[str]:
