@@ -216,6 +216,50 @@ def reindex_products(request: pytest.FixtureRequest, tmp_path: Path) -> None:
         assert search.documents("products")["P07"]["name"] == "product 7"
 
 
+def recompute_sales(request: pytest.FixtureRequest, tmp_path: Path) -> None:
+    from constructs_pkg import GroupBy, Measure
+    from lambda_src.stream_aggregator.spec import AggregationSpec, group_key
+
+    # GIVEN the README's two tables on DynamoDB Local: two sales, and aggregates that counted one of them twice
+    database: DynamoDBLocal = request.getfixturevalue("dynamodb_local")
+    client = database.client()
+    for name, key in (("Sales", "PK"), ("Aggregates", "aggregate")):
+        client.create_table(TableName=name, KeySchema=[{"AttributeName": key, "KeyType": "HASH"}],
+                            AttributeDefinitions=[{"AttributeName": key, "AttributeType": "S"}],
+                            BillingMode="PAY_PER_REQUEST")  # fmt: skip
+    for number, amount in ((1, "10.25"), (2, "4.75")):
+        sale = {"PK": {"S": f"SALE#{number}"}, "store": {"S": "s1"}, "soldAt": {"S": "2026-11-30T09:00:00"}}
+        client.put_item(TableName="Sales", Item={**sale, "amount": {"N": amount}})
+    key = group_key(["s1", "2026-11-30"])
+    counted_twice = {"aggregate": {"S": key}, "store": {"S": "s1"}, "day": {"S": "2026-11-30"}, "sales": {"N": "3"},
+                     "total": {"N": "25.25"}, "mark:shard-1": {"S": "0" * 40 + "@0"}}  # fmt: skip
+    client.put_item(TableName="Aggregates", Item=counted_twice)
+    spec = AggregationSpec((GroupBy.attribute("store"), GroupBy.time_bucket("soldAt", "day")),
+                           (Measure.count(name="sales"), Measure.sum("amount", name="total")))  # fmt: skip
+    environment = {
+        **{name: value for name, value in environment_here().items() if not name.startswith("AWS_")},
+        "AWS_ACCESS_KEY_ID": "local",
+        "AWS_SECRET_ACCESS_KEY": "local",
+        "AWS_DEFAULT_REGION": REGION,
+        "AWS_ENDPOINT_URL_DYNAMODB": database.endpoint_url,
+        "AGGREGATOR_SPEC": spec.to_json(),
+    }
+    line = _readme_line("recompute-aggregates --source Sales")
+
+    # WHEN it compares, THEN the group is reported and the exit status says so
+    found = run_typed(line, tmp_path, environment)
+    assert found.returncode == 1, found.stderr
+    assert f"differs {key}: stored 3, 25.25, recomputed 2, 15.00" in found.stdout
+
+    # WHEN it repairs, THEN the measures are the recomputed ones, the mark is kept, and nothing differs any more
+    repaired = run_typed(f"{line} --repair", tmp_path, environment)
+    assert repaired.returncode == 0 and "1 groups differ, 1 repaired" in repaired.stdout, repaired.stderr
+    item = client.get_item(TableName="Aggregates", Key={"aggregate": {"S": key}})["Item"]
+    assert item["sales"] == {"N": "2"} and float(item["total"]["N"]) == 15 and "mark:shard-1" in item
+    again = run_typed(f"{line} --dynamodb-endpoint {database.endpoint_url}", tmp_path, environment)
+    assert again.returncode == 0 and "0 groups differ" in again.stdout, again.stderr
+
+
 def search_demo(request: pytest.FixtureRequest, tmp_path: Path) -> None:
     done = run_typed(_readme_line("search-demo"), ROOT, environment_here())
     assert done.returncode == 0, done.stderr[-2000:]
@@ -282,6 +326,7 @@ def _runners() -> dict[str, Callable[[pytest.FixtureRequest, Path], None]]:
             _readme_line("redrive --queue-url"): redrive_queue,
             _readme_line("reindex --table Products"): reindex_products,
             _readme_line("search-demo"): search_demo,
+            _readme_line("recompute-aggregates --source Sales"): recompute_sales,
         })  # fmt: skip
     return RUNNERS
 

@@ -3,15 +3,7 @@ local runner, with throttling on the way and every batch redriven again in rando
 
 from __future__ import annotations
 
-import http.server
-import itertools
-import json
-import os
 import random
-import subprocess
-import sys
-import threading
-import urllib.request
 from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
@@ -29,6 +21,7 @@ from constructs_pkg.local.aggregates import compare
 from constructs_pkg.local.assembly import LocalApp
 from constructs_pkg.local.reindex import scanned_items
 from constructs_pkg.local.runner import LocalEndpoints, LocalRunner, running_moto_server
+from constructs_pkg.local.stubs.dynamodb_proxy import DynamoDBProxy
 from lambda_src.contract import AggregatorEnv
 from lambda_src.stream_aggregator.spec import AggregationSpec, InvalidItemError, group_key
 
@@ -179,52 +172,6 @@ def moto_endpoint() -> Iterator[str]:
         yield endpoint
 
 
-class ThrottlingProxy:
-    """DynamoDB on loopback in front of DynamoDB Local that answers every ``every``-th UpdateItem with the
-    ThrottlingException DynamoDB sends under load, and forwards everything else."""
-
-    def __init__(self, upstream: str, every: int) -> None:
-        self.upstream, self.every = upstream, every
-        self.updates = itertools.count(1)
-        self.throttled = 0
-        proxy = self
-
-        class Handler(http.server.BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                body = self.rfile.read(int(self.headers["Content-Length"]))
-                target = self.headers.get("X-Amz-Target", "")
-                if target.endswith(".UpdateItem") and next(proxy.updates) % proxy.every == 0:
-                    proxy.throttled += 1
-                    error = {"__type": "com.amazon.coral.availability#ThrottlingException", "message": "Rate exceeded"}
-                    self._answer(400, json.dumps(error).encode())
-                    return
-                headers = {name: value for name, value in self.headers.items() if name.lower() != "host"}
-                request = urllib.request.Request(proxy.upstream, data=body, headers=headers, method="POST")
-                try:
-                    with urllib.request.urlopen(request, timeout=30) as answer:
-                        self._answer(answer.status, answer.read())
-                except urllib.error.HTTPError as answer:
-                    self._answer(answer.code, answer.read())
-
-            def _answer(self, status: int, body: bytes) -> None:
-                self.send_response(status)
-                self.send_header("Content-Type", "application/x-amz-json-1.0")
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-
-            def log_message(self, *_args: Any) -> None:
-                pass
-
-        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-    def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
-
-
 def _random_sales(client: Any, table: str, rng: random.Random, count: int) -> None:
     for _ in range(count):
         key = {"PK": {"S": f"SALE#{rng.randrange(500):03d}"}}
@@ -291,8 +238,8 @@ def test_random_sales_keep_exact_aggregates_through_throttling_and_a_full_redriv
 ) -> None:
     rng = random.Random(20261202)
     app = LocalApp.from_assembly(assembly)
-    proxy = ThrottlingProxy(dynamodb_local.endpoint_url, every=5)
-    try:
+    with DynamoDBProxy(dynamodb_local.endpoint_url) as proxy:
+        proxy.throttle("UpdateItem", every=5)
         runner = LocalRunner(
             app,
             LocalEndpoints.with_moto(dynamodb_local.endpoint_url, moto_endpoint),
@@ -342,53 +289,9 @@ def test_random_sales_keep_exact_aggregates_through_throttling_and_a_full_redriv
 
         # THEN nothing was counted twice
         assert _stored(list(scanned_items(client, target))) == expected
-    finally:
-        proxy.close()
 
 
 def _named(runner: LocalRunner, logical_prefix: str) -> str:
     (name,) = (name for logical_id, name in runner.table_names.items() if logical_id.startswith(logical_prefix) or
                logical_prefix in logical_id)  # fmt: skip
     return name
-
-
-def test_recompute_aggregates_finds_and_repairs_a_wrong_group_as_typed(dynamodb_local: DynamoDBLocal) -> None:
-    # GIVEN a source table of two sales and an aggregates table that counted one of them twice
-    client = dynamodb_local.client()
-    source, target = "recompute-sales", "recompute-aggregates"
-    for name, key in ((source, "PK"), (target, "aggregate")):
-        client.create_table(
-            TableName=name,
-            KeySchema=[{"AttributeName": key, "KeyType": "HASH"}],
-            AttributeDefinitions=[{"AttributeName": key, "AttributeType": "S"}],
-            BillingMode="PAY_PER_REQUEST",
-        )
-    for number, amount in ((1, "10.25"), (2, "4.75")):
-        sale = {"PK": {"S": f"SALE#{number}"}, "store": {"S": "s1"}, "soldAt": {"S": "2026-11-30T09:00:00"}}
-        client.put_item(TableName=source, Item={**sale, "amount": {"N": amount}})
-    key = group_key(["s1", "2026-11-30"])
-    client.put_item(
-        TableName=target,
-        Item={"aggregate": {"S": key}, "store": {"S": "s1"}, "day": {"S": "2026-11-30"}, "sales": {"N": "3"},
-              "total": {"N": "25.25"}, "mark:shard-1": {"S": "0" * 40 + "@0"}},
-    )  # fmt: skip
-    spec = AggregationSpec(tuple(GROUP_BY), tuple(MEASURES)).to_json()
-    command = [sys.executable, "-m", "constructs_pkg.local", "recompute-aggregates", "--source", source, "--target",
-               target, "--spec", spec, "--dynamodb-endpoint", dynamodb_local.endpoint_url]  # fmt: skip
-    environment = {**os.environ, "AWS_ACCESS_KEY_ID": "local", "AWS_SECRET_ACCESS_KEY": "local",
-                   "AWS_DEFAULT_REGION": "us-east-1"}  # fmt: skip
-
-    # WHEN it is compared, THEN the group is reported and the exit status says so
-    found = subprocess.run(command, capture_output=True, text=True, env=environment, timeout=120, check=False)
-    assert found.returncode == 1, found.stderr
-    assert f"differs {key}: stored 3, 25.25, recomputed 2, 15.00" in found.stdout
-
-    # WHEN it is repaired, THEN the measures are the recomputed ones and the mark is kept
-    repaired = subprocess.run([*command, "--repair"], capture_output=True, text=True, env=environment, timeout=120,
-                              check=False)  # fmt: skip
-    assert repaired.returncode == 0, repaired.stderr
-    assert "1 groups differ, 1 repaired" in repaired.stdout
-    item = client.get_item(TableName=target, Key={"aggregate": {"S": key}})["Item"]
-    assert item["sales"] == {"N": "2"} and Decimal(item["total"]["N"]) == Decimal(15) and "mark:shard-1" in item
-    again = subprocess.run(command, capture_output=True, text=True, env=environment, timeout=120, check=False)
-    assert again.returncode == 0 and "0 groups differ" in again.stdout
