@@ -43,8 +43,10 @@ class StreamAggregator(StreamPipeline):
       Default: $DEFAULT_AGGREGATOR_MARK_RETENTION_SECONDS seconds (15 days).
     - ``max_concurrency``: group updates in flight. Default: $DEFAULT_AGGREGATOR_MAX_CONCURRENCY.
     - ``batch_size``: Default: $DEFAULT_AGGREGATOR_BATCH_SIZE (the writes are per group, so larger batches write less).
-    - ``tumbling_window``: the mapping's window, here only so that each event names its shard (no state is kept).
-      Default: $MAX_TUMBLING_WINDOW_SECONDS seconds.
+    - ``tumbling_window``: the mapping's window: it makes each event name its shard. Default:
+      $MAX_TUMBLING_WINDOW_SECONDS seconds.
+    - ``flush_per_window``: True sums each window's records per group in the mapping's state and writes each group
+      once per window and shard, at the window's end; False writes the groups of every batch. Default: False.
     - Every other ``StreamTriggerOptions`` option but ``function``, ``code``, ``handler`` and ``filters``, as
       ``StreamPipeline`` takes them; ``parallelization_factor`` must stay 1 (tumbling windows and per-shard marks
       both need one lane per shard).
@@ -68,6 +70,7 @@ class StreamAggregator(StreamPipeline):
         target: dynamodb.ITable | None = None,
         mark_retention: Duration | None = None,
         max_concurrency: int | None = None,
+        flush_per_window: bool | None = None,
         **options: Unpack[StreamTriggerOptions],
     ) -> None:
         options.setdefault("batch_size", DEFAULT_AGGREGATOR_BATCH_SIZE)
@@ -96,6 +99,7 @@ class StreamAggregator(StreamPipeline):
                 AggregatorEnv.SPEC: self.spec.to_json(),
                 AggregatorEnv.MARK_RETENTION_SECONDS: str(int(retention)),
                 AggregatorEnv.MAX_CONCURRENCY: str(max_concurrency),
+                AggregatorEnv.FLUSH_PER_WINDOW: "true" if flush_per_window else "false",
             }
         )
         self.target.grant_read_write_data(self.function)

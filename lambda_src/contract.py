@@ -140,6 +140,8 @@ class AggregatorEnv:
     SPEC = "AGGREGATOR_SPEC"
     MARK_RETENTION_SECONDS = "AGGREGATOR_MARK_RETENTION_SECONDS"
     MAX_CONCURRENCY = "AGGREGATOR_MAX_CONCURRENCY"
+    # "true": sum each tumbling window's records in the mapping's state and write once at its end.
+    FLUSH_PER_WINDOW = "AGGREGATOR_FLUSH_PER_WINDOW"
 
 
 class QuarantineMode(StrEnum):

@@ -436,6 +436,7 @@ PROBES: dict[str, dict[str, Callable[[Synthesized], str]]] = {
         "max_concurrency": lambda s: _variables(s.aggregator)["AGGREGATOR_MAX_CONCURRENCY"],
         "batch_size": lambda s: str(_mapping(s.aggregator)["BatchSize"]),
         "tumbling_window": lambda s: f"{_mapping(s.aggregator)['TumblingWindowInSeconds']} seconds",
+        "flush_per_window": lambda s: str(_variables(s.aggregator)["AGGREGATOR_FLUSH_PER_WINDOW"] == "true"),
     },
     "GroupBy.attribute": {"name": lambda s: "attribute" if _aggregation(s)["groupBy"][0]["name"] == "store" else ""},
     "GroupBy.time_bucket": {

@@ -4,6 +4,7 @@ local runner, with throttling on the way and every batch redriven again in rando
 from __future__ import annotations
 
 import random
+import time
 from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
@@ -28,6 +29,7 @@ from lambda_src.stream_aggregator.spec import AggregationSpec, InvalidItemError,
 GROUP_BY = [GroupBy.attribute("store"), GroupBy.time_bucket("soldAt", "day")]
 MEASURES = [Measure.count(name="sales"), Measure.sum("amount", name="total")]
 STORES = [f"store-{number}" for number in range(5)]
+WINDOW_SECONDS = 3
 DAYS = ["2026-11-28T10:00:00", "2026-11-29T23:59:59Z", 1_764_460_800, "2026-11-30T12:00:00+02:00"]
 
 
@@ -157,11 +159,27 @@ class AggregationTestStack(Stack):
         )
 
 
+class WindowedAggregationStack(Stack):
+    def __init__(self, scope: Any, id: str) -> None:
+        super().__init__(scope, id)
+        StreamAggregator(self, "Agg", table=_sales_table(self), group_by=GROUP_BY, measures=MEASURES, batch_size=50,
+                         tumbling_window=Duration.seconds(WINDOW_SECONDS), flush_per_window=True)  # fmt: skip
+
+
 @pytest.fixture(scope="module")
 def assembly(tmp_path_factory: pytest.TempPathFactory) -> Path:
     outdir = tmp_path_factory.mktemp("cdk.out")
     app = synth_like_app(outdir)
     AggregationTestStack(app, "AggregationTest")
+    app.synth()
+    return outdir
+
+
+@pytest.fixture(scope="module")
+def windowed_assembly(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    outdir = tmp_path_factory.mktemp("cdk.out")
+    app = synth_like_app(outdir)
+    WindowedAggregationStack(app, "WindowedAggregationTest")
     app.synth()
     return outdir
 
@@ -295,3 +313,36 @@ def _named(runner: LocalRunner, logical_prefix: str) -> str:
     (name,) = (name for logical_id, name in runner.table_names.items() if logical_id.startswith(logical_prefix) or
                logical_prefix in logical_id)  # fmt: skip
     return name
+
+
+def test_with_flush_per_window_each_group_is_written_once_a_window_and_stays_exact_through_throttling(
+    windowed_assembly: Path, dynamodb_local: DynamoDBLocal, moto_endpoint: str
+) -> None:
+    rng = random.Random(7)
+    app = LocalApp.from_assembly(windowed_assembly)
+    with DynamoDBProxy(dynamodb_local.endpoint_url) as proxy:
+        proxy.throttle("UpdateItem", every=4)
+        runner = LocalRunner(
+            app,
+            LocalEndpoints.with_moto(dynamodb_local.endpoint_url, moto_endpoint),
+            table_prefix="windowed-",
+            environment_overrides={"AWS_ENDPOINT_URL_DYNAMODB": proxy.url},
+        )
+        runner.create_tables()
+        runner.start()
+        source, target = _named(runner, "Sales"), _named(runner, "Aggregates")
+        client = runner.dynamodb_client
+
+        # GIVEN two windows' worth of random sales, moves and deletes, batches of 50 within each window
+        for _ in range(2):
+            _random_sales(client, source, rng, 300)
+            runner.run_until_idle(timeout=120, quiet_seconds=0.5)
+            time.sleep(WINDOW_SECONDS + 0.5)
+            stats = runner.run_until_idle(timeout=120, quiet_seconds=0.5)
+
+        # THEN the aggregates are exact, and each window wrote each group it touched once (throttled writes aside)
+        assert _stored(list(scanned_items(client, target))) == _recomputed(list(scanned_items(client, source)))
+        finals = [call for call in stats.invocations if not call.sequence_numbers]
+        groups = len(STORES) * len(DAYS)
+        assert proxy.throttled > 0 and len(finals) >= 2
+        assert proxy.count("UpdateItem", target) <= len(finals) * groups

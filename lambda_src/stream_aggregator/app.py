@@ -31,12 +31,21 @@ from lambda_src.stream_runtime.batch import batch_records
 from lambda_src.stream_runtime.log import record_context
 
 from .config import AggregatorConfig
-from .marks import AggregateWriter, GroupUpdate
+from .marks import AggregateWriter, GroupUpdate, OverlapError
 from .shards import ShardLocator
 from .spec import Contribution, InvalidItemError, group_key
+from .window import WindowState
 
-__all__ = ["INVALID_ITEMS_METRIC", "UPDATED_GROUPS_METRIC", "AggregatorHandler", "cold_start", "handler"]
+__all__ = [
+    "GROUPS_TO_REPAIR_METRIC",
+    "INVALID_ITEMS_METRIC",
+    "UPDATED_GROUPS_METRIC",
+    "AggregatorHandler",
+    "cold_start",
+    "handler",
+]
 
+GROUPS_TO_REPAIR_METRIC = "GroupsToRepair"
 INVALID_ITEMS_METRIC = "InvalidItems"
 UPDATED_GROUPS_METRIC = "UpdatedGroups"
 # The write's transient errors; any other (validation, access denied, a missing table) recurs on every attempt:
@@ -81,6 +90,8 @@ class AggregatorHandler:
             shard_id = self.shards.shard_of(
                 str(raw_records[0].get("eventSourceARN")), min(sequence_numbers), deadline.remaining_seconds
             )
+        if "window" in event and self.config.flush_per_window:
+            return self._windowed(event, context, str(shard_id))
         response: dict[str, Any] = dict(
             process_item_changes(
                 event,
@@ -90,13 +101,79 @@ class AggregatorHandler:
             )
         )
         if "window" in event:
-            # The window only puts shardId in the event: every batch is written as it comes, and no state is kept.
+            # Without flush_per_window the window only puts shardId in the event: every batch is written as it comes.
             # A windowed invocation must still return a state: https://docs.aws.amazon.com/lambda/latest/dg/services-ddb-windows.html
             response["state"] = {}
         return response
 
+    def _windowed(self, event: Mapping[str, Any], context: Any, shard_id: str) -> dict[str, Any]:
+        """Sum the batch into the window's state; at the window's end, write each group once. A group that fails to
+        be written fails the final invocation, which Lambda retries (the marks skip the groups written before)."""
+        window = WindowState.from_event(self.spec, event.get("state"))
+
+        def fold(changes: Sequence[ItemChange], deadline: Deadline) -> list[ChangeFailure]:
+            updates, _touching = self._group_updates(changes)
+            window.add(updates.values())
+            return []
+
+        response: dict[str, Any] = dict(
+            process_item_changes(event, context, fold, deadline_margin=self.config.deadline_margin)
+        )
+        if not event.get("isFinalInvokeForWindow"):
+            response["state"] = window.to_event()
+            return response
+        deadline = Deadline.of(context, self.config.deadline_margin)
+        futures = {
+            key: self._pool.submit(self.writer.apply, update, shard_id, deadline.remaining_seconds)
+            for key, update in window.groups.items()
+        }
+        written = 0
+        for key, future in futures.items():
+            try:
+                written += future.result()
+            except OverlapError as error:
+                # Not retried: it would fail again and hold the shard. The group needs a recomputation.
+                _logger.error("Group not updated: it needs recompute-aggregates --repair", extra={"error": str(error)})
+                put_metric(GROUPS_TO_REPAIR_METRIC, 1)
+            except ProviderError as error:
+                _logger.error(
+                    "Group not updated: the window's end is retried", extra={"group": key, "error": str(error)}
+                )
+                raise
+        if written:
+            put_metric(UPDATED_GROUPS_METRIC, written)
+        _logger.info("Window written", extra={"window": event.get("window"), "groups": len(futures), "writes": written})
+        response["state"] = {}
+        return response
+
     def apply(self, changes: Sequence[ItemChange], deadline: Deadline, *, shard_id: str) -> list[ChangeFailure]:
         """Write each group the changes touch once; the changes whose groups could not be written."""
+        updates, touching = self._group_updates(changes)
+        futures = {
+            key: self._pool.submit(self.writer.apply, update, shard_id, deadline.remaining_seconds)
+            for key, update in updates.items()
+        }
+        failed: dict[int, ChangeFailure] = {}
+        written = 0
+        for key, future in futures.items():
+            try:
+                written += future.result()
+            except ProviderError as error:
+                _logger.error("Group not updated", extra={"group": key, "error": str(error)})
+                for change in touching[key]:
+                    failed.setdefault(id(change), ChangeFailure(change, error))
+        if written:
+            put_metric(UPDATED_GROUPS_METRIC, written)
+        _logger.info(
+            "Aggregates updated",
+            extra={"items": len(changes), "groups": len(updates), "writes": written, "failed": len(failed)},
+        )
+        return list(failed.values())
+
+    def _group_updates(
+        self, changes: Sequence[ItemChange]
+    ) -> tuple[dict[str, GroupUpdate], dict[str, list[ItemChange]]]:
+        """Each group's update from ``changes`` (the records' deltas in sequence order), and the changes touching it."""
         updates: dict[str, GroupUpdate] = {}
         touching: dict[str, list[ItemChange]] = {}
         invalid = 0
@@ -125,26 +202,7 @@ class AggregatorHandler:
             put_metric(INVALID_ITEMS_METRIC, invalid)
         for update in updates.values():
             update.deltas.sort(key=lambda entry: entry[0])
-        futures = {
-            key: self._pool.submit(self.writer.apply, update, shard_id, deadline.remaining_seconds)
-            for key, update in updates.items()
-        }
-        failed: dict[int, ChangeFailure] = {}
-        written = 0
-        for key, future in futures.items():
-            try:
-                written += future.result()
-            except ProviderError as error:
-                _logger.error("Group not updated", extra={"group": key, "error": str(error)})
-                for change in touching[key]:
-                    failed.setdefault(id(change), ChangeFailure(change, error))
-        if written:
-            put_metric(UPDATED_GROUPS_METRIC, written)
-        _logger.info(
-            "Aggregates updated",
-            extra={"items": len(changes), "groups": len(updates), "writes": written, "failed": len(failed)},
-        )
-        return list(failed.values())
+        return updates, touching
 
     def _contribution(
         self, record: StreamRecord, image: dict[str, Any] | None, which: str

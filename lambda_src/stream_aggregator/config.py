@@ -30,6 +30,7 @@ class AggregatorConfig:
     mark_retention_seconds: int
     max_concurrency: int
     deadline_margin: timedelta
+    flush_per_window: bool
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> AggregatorConfig:
@@ -37,6 +38,7 @@ class AggregatorConfig:
 
         AGGREGATOR_TARGET_TABLE and AGGREGATOR_SPEC (the spec's JSON) are required.
         AGGREGATOR_MARK_RETENTION_SECONDS Default: 15 days. AGGREGATOR_MAX_CONCURRENCY Default: 8.
+        AGGREGATOR_FLUSH_PER_WINDOW (true or false) Default: false.
         """
         reader = EnvironmentReader(os.environ if environ is None else environ, "StreamAggregator")
         target_table = reader.text(AggregatorEnv.TARGET_TABLE)
@@ -46,8 +48,9 @@ class AggregatorConfig:
         )
         concurrency = reader.whole_number(AggregatorEnv.MAX_CONCURRENCY, DEFAULT_AGGREGATOR_MAX_CONCURRENCY, minimum=1)
         deadline_margin = reader.milliseconds(RuntimeEnv.DEADLINE_MARGIN_MS, DEFAULT_DEADLINE_MARGIN_MS)
+        flush_per_window = reader.one_of(AggregatorEnv.FLUSH_PER_WINDOW, ("true", "false"), "false") == "true"
         reader.finish()
-        return cls(target_table, spec, retention, concurrency, deadline_margin)
+        return cls(target_table, spec, retention, concurrency, deadline_margin, flush_per_window)
 
 
 def parse_spec(text: str) -> AggregationSpec:

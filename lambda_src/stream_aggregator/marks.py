@@ -31,7 +31,7 @@ from lambda_src.stream_runtime import RetryableError, deserialize_attribute
 
 from .spec import AGGREGATE_KEY, MARK_PREFIX, AggregationSpec, GroupValue
 
-__all__ = ["CONDITION_FAILED", "AggregateWriter", "GroupUpdate", "mark_sequence", "serialize"]
+__all__ = ["CONDITION_FAILED", "AggregateWriter", "GroupUpdate", "OverlapError", "mark_sequence", "serialize"]
 
 CONDITION_FAILED = "ConditionalCheckFailedException"
 _SEQUENCE_DIGITS = 40
@@ -41,11 +41,35 @@ _MAX_CALL_SECONDS = 5.0
 
 @dataclass
 class GroupUpdate:
-    """A group's share of a batch: its values, and each record's delta to it, in sequence order."""
+    """A group's share of a batch: its values, and each record's delta to it, in sequence order.
+
+    ``covers_from`` is set for a window's sums (``lambda_src.stream_aggregator.window``): one delta standing for every
+    record of the group from that sequence number to its own, applied whole or not at all. Default: None.
+    """
 
     key: str
     group: dict[str, GroupValue]
     deltas: list[tuple[int, tuple[Decimal, ...]]]
+    covers_from: int | None = None
+
+    def pending(self, floor: int) -> list[tuple[int, tuple[Decimal, ...]]]:
+        """The deltas of the records above ``floor`` (a mark's sequence, -1 for none). Raises OverlapError for a
+        window's sums that a mark splits: part of them is in the group already, and they cannot be told apart."""
+        if self.covers_from is None:
+            return [(sequence, delta) for sequence, delta in self.deltas if sequence > floor]
+        if floor >= self.deltas[-1][0]:
+            return []
+        if floor >= self.covers_from:
+            raise OverlapError(
+                f"group {self.key}: its mark ({floor}) lies inside the window's records ({self.covers_from} to "
+                f"{self.deltas[-1][0]}), written by an invocation outside the window (a redrive); run "
+                "recompute-aggregates --repair"
+            )
+        return self.deltas
+
+
+class OverlapError(RuntimeError):
+    """A window's sums that a group's mark splits (see ``GroupUpdate.pending``)."""
 
 
 def mark_sequence(mark: str) -> int:
@@ -86,8 +110,7 @@ class AggregateWriter:
         while True:
             if remaining_seconds() <= 0:
                 raise RetryableError(f"no time left to update group {update.key}")
-            floor = mark_sequence(seen) if seen is not None else -1
-            pending = [(sequence, delta) for sequence, delta in update.deltas if sequence > floor]
+            pending = update.pending(mark_sequence(seen) if seen is not None else -1)
             if not pending:
                 return writes
             totals = self.spec.zero
@@ -106,7 +129,8 @@ class AggregateWriter:
                 adds.append(f"#m{index} :m{index}")
             if not assumed_known:
                 condition = "attribute_not_exists(#mark) OR #mark < :first"
-                values[":first"] = {"S": f"{pending[0][0]:0{_SEQUENCE_DIGITS}d}"}
+                first = pending[0][0] if update.covers_from is None else update.covers_from
+                values[":first"] = {"S": f"{first:0{_SEQUENCE_DIGITS}d}"}
             elif seen is None:
                 condition = "attribute_not_exists(#mark)"
             else:
