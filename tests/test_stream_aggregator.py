@@ -258,14 +258,7 @@ def test_random_sales_keep_exact_aggregates_through_throttling_and_a_full_redriv
     app = LocalApp.from_assembly(assembly)
     with DynamoDBProxy(dynamodb_local.endpoint_url) as proxy:
         proxy.throttle("UpdateItem", every=5)
-        runner = LocalRunner(
-            app,
-            LocalEndpoints.with_moto(dynamodb_local.endpoint_url, moto_endpoint),
-            table_prefix="aggregation-",
-            environment_overrides={"AWS_ENDPOINT_URL_DYNAMODB": proxy.url},
-        )
-        runner.create_tables()
-        runner.start()
+        runner = _started(app, dynamodb_local, moto_endpoint, proxy, "aggregation-")
         source = _named(runner, "Sales")
         target = _named(runner, "Aggregates")
         client = runner.dynamodb_client
@@ -309,6 +302,15 @@ def test_random_sales_keep_exact_aggregates_through_throttling_and_a_full_redriv
         assert _stored(list(scanned_items(client, target))) == expected
 
 
+def _started(app: LocalApp, database: DynamoDBLocal, moto: str, proxy: DynamoDBProxy, prefix: str) -> LocalRunner:
+    """A runner whose functions reach DynamoDB Local through ``proxy``, its tables created and its mappings started."""
+    runner = LocalRunner(app, LocalEndpoints.with_moto(database.endpoint_url, moto), table_prefix=prefix,
+                         environment_overrides={"AWS_ENDPOINT_URL_DYNAMODB": proxy.url})  # fmt: skip
+    runner.create_tables()
+    runner.start()
+    return runner
+
+
 def _named(runner: LocalRunner, logical_prefix: str) -> str:
     (name,) = (name for logical_id, name in runner.table_names.items() if logical_id.startswith(logical_prefix) or
                logical_prefix in logical_id)  # fmt: skip
@@ -322,14 +324,7 @@ def test_with_flush_per_window_each_group_is_written_once_a_window_and_stays_exa
     app = LocalApp.from_assembly(windowed_assembly)
     with DynamoDBProxy(dynamodb_local.endpoint_url) as proxy:
         proxy.throttle("UpdateItem", every=4)
-        runner = LocalRunner(
-            app,
-            LocalEndpoints.with_moto(dynamodb_local.endpoint_url, moto_endpoint),
-            table_prefix="windowed-",
-            environment_overrides={"AWS_ENDPOINT_URL_DYNAMODB": proxy.url},
-        )
-        runner.create_tables()
-        runner.start()
+        runner = _started(app, dynamodb_local, moto_endpoint, proxy, "windowed-")
         source, target = _named(runner, "Sales"), _named(runner, "Aggregates")
         client = runner.dynamodb_client
 
