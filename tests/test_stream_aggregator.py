@@ -24,6 +24,7 @@ from constructs_pkg.local.reindex import scanned_items
 from constructs_pkg.local.runner import LocalEndpoints, LocalRunner, running_moto_server
 from constructs_pkg.local.stubs.dynamodb_proxy import DynamoDBProxy
 from lambda_src.contract import AggregatorEnv
+from lambda_src.stream_aggregator.marks import AggregateWriter, GroupUpdate, OverlapError
 from lambda_src.stream_aggregator.spec import AggregationSpec, InvalidItemError, group_key
 
 GROUP_BY = [GroupBy.attribute("store"), GroupBy.time_bucket("soldAt", "day")]
@@ -341,3 +342,63 @@ def test_with_flush_per_window_each_group_is_written_once_a_window_and_stays_exa
         groups = len(STORES) * len(DAYS)
         assert proxy.throttled > 0 and len(finals) >= 2
         assert proxy.count("UpdateItem", target) <= len(finals) * groups
+
+
+# --- the marks, on DynamoDB Local ----------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def writer(dynamodb_local: DynamoDBLocal, monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[AggregateWriter, Any]]:
+    from lambda_src.providers.aws import AwsClient
+
+    monkeypatch.setenv("AWS_ENDPOINT_URL_DYNAMODB", dynamodb_local.endpoint_url)
+    for name, value in (("AWS_ACCESS_KEY_ID", "local"), ("AWS_SECRET_ACCESS_KEY", "local"),
+                        ("AWS_DEFAULT_REGION", "us-east-1")):  # fmt: skip
+        monkeypatch.setenv(name, value)
+    client = dynamodb_local.client()
+    table = f"marks-{random.randrange(10**9)}"
+    client.create_table(TableName=table, KeySchema=[{"AttributeName": "aggregate", "KeyType": "HASH"}],
+                        AttributeDefinitions=[{"AttributeName": "aggregate", "AttributeType": "S"}],
+                        BillingMode="PAY_PER_REQUEST")  # fmt: skip
+    spec = AggregationSpec((GroupBy.attribute("store"),), (Measure.count(),))
+    aws = AwsClient("dynamodb", retryable_codes=(), max_connections=1)
+    yield AggregateWriter(spec, table, aws, mark_retention_seconds=86_400, clock=lambda: 1_000_000.0), client
+
+
+def _count(client: Any, writer: AggregateWriter) -> tuple[int, str]:
+    item = client.get_item(TableName=writer.table, Key={"aggregate": {"S": "s1"}}, ConsistentRead=True)["Item"]
+    return int(item["count"]["N"]), item["mark:shard-1"]["S"]
+
+
+def _update(*sequences: int, covers_from: int | None = None) -> GroupUpdate:
+    return GroupUpdate("s1", {"store": "s1"}, [(sequence, (Decimal(1),)) for sequence in sequences], covers_from)
+
+
+def test_a_retry_from_any_point_adds_only_the_records_above_the_mark(writer: tuple[AggregateWriter, Any]) -> None:
+    aggregates, client = writer
+    forever = lambda: 30.0  # noqa: E731
+
+    # GIVEN records 100, 200, 300 applied, WHEN a retry brings 200 to 400 and a redrive the first batch again
+    assert aggregates.apply(_update(100, 200, 300), "shard-1", forever) == 1
+    assert aggregates.apply(_update(200, 300, 400), "shard-1", forever) == 1
+    assert aggregates.apply(_update(100, 200, 300), "shard-1", forever) == 0
+
+    # THEN each record counts once, and the mark names the last
+    count, mark = _count(client, aggregates)
+    assert count == 4 and mark == f"{400:040d}@1000000"
+
+
+def test_a_windows_sums_are_applied_whole_or_not_at_all(writer: tuple[AggregateWriter, Any]) -> None:
+    aggregates, client = writer
+    forever = lambda: 30.0  # noqa: E731
+    window = GroupUpdate("s1", {"store": "s1"}, [(300, (Decimal(3),))], covers_from=100)
+
+    assert aggregates.apply(window, "shard-1", forever) == 1
+    assert aggregates.apply(window, "shard-1", forever) == 0  # a retried final invocation
+    assert _count(client, aggregates)[0] == 3
+    # A mark inside the next window's records (a redrive wrote record 350) cannot be split: it is refused, unwritten.
+    aggregates.apply(_update(350), "shard-1", forever)
+    with pytest.raises(OverlapError, match=r"its mark \(350\) lies inside the window's records \(320 to 400\)"):
+        aggregates.apply(GroupUpdate("s1", {"store": "s1"}, [(400, (Decimal(2),))], covers_from=320), "shard-1",
+                         forever)  # fmt: skip
+    assert _count(client, aggregates)[0] == 4
