@@ -36,6 +36,7 @@ from constructs_pkg.local.payload_limits import (
     records_that_fit,
     surely_fits,
 )
+from constructs_pkg.local.ttl import TtlSweeper
 from constructs_pkg.local.wire import lambda_event, lambda_record
 
 __all__ = ["Invocation", "MappingEmulator", "OnFailureSender", "RunStats"]
@@ -152,7 +153,7 @@ class MappingEmulator:
     ``streams_client`` (boto3 ``dynamodbstreams``), each batch handed to ``function``. Every record read, filtered,
     processed or discarded and every invocation is added to ``stats``; record ages and tumbling windows are measured
     against ``clock`` (epoch seconds); ``on_failure`` sends the on-failure messages (None: they are only logged, and
-    kept in ``stats``).
+    kept in ``stats``). ``ttl`` (Default: None) marks the REMOVE records of the items it deleted as TTL deletes.
 
     The shards are listed when it is made: a LATEST mapping starts at their tips then.
     """
@@ -167,6 +168,7 @@ class MappingEmulator:
         stats: RunStats,
         clock: Callable[[], float],
         on_failure: OnFailureSender | None,
+        ttl: TtlSweeper | None = None,
     ) -> None:
         self.spec = spec
         self.function = function
@@ -175,6 +177,7 @@ class MappingEmulator:
         self._stats = stats
         self._clock = clock
         self._on_failure = on_failure
+        self._ttl = ttl
         self.shards: dict[str, _Shard] = {}
         self._refreshed_at = 0.0
         self._refresh_shards()
@@ -240,6 +243,8 @@ class MappingEmulator:
         stats = self._stats
         stats.records_read += len(page["Records"])
         for record in page["Records"]:
+            if self._ttl is not None:
+                record = self._ttl.marked(self.stream_arn, record)
             # Records the filters reject are checkpointed without an invocation:
             # https://docs.aws.amazon.com/lambda/latest/dg/invocation-eventfiltering.html
             if self.spec.filter_patterns and not matches_any(

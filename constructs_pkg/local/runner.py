@@ -25,6 +25,7 @@ from constructs_pkg.local.event_source_mapping import MappingEmulator, RunStats
 from constructs_pkg.local.lambda_host import FunctionCall, LocalFunction, runtime_environment
 from constructs_pkg.local.resource_kinds import registered_services
 from constructs_pkg.local.resources import LocalResources
+from constructs_pkg.local.ttl import TtlSweeper
 
 __all__ = ["LocalEndpoints", "LocalRunner", "RunStats", "aws_session_environment", "running_moto_server"]
 
@@ -32,6 +33,8 @@ _logger = logging.getLogger(__name__)
 
 # Lambda polls each shard about four times a second: https://docs.aws.amazon.com/lambda/latest/dg/with-ddb.html
 POLL_INTERVAL_SECONDS = 0.25
+# How often expired items are looked for (DynamoDB's own TTL takes days; this is as soon as it may).
+TTL_SWEEP_SECONDS = 1.0
 DEFAULT_QUIET_SECONDS = 1.0
 
 
@@ -55,6 +58,10 @@ class LocalRunner:
     secret none names holds the template's SecretString, else "local-secret".
     ``constructs_pkg.local.providers.local_providers`` makes both for the app's AI providers. ``recorder`` (Default:
     None) is handed a ``FunctionCall`` (event, response or error) after every call of a handler.
+
+    On local endpoints, the items of tables with TTL are deleted as soon as they expire (``constructs_pkg.local.ttl``:
+    DynamoDB Local's own sweep deletes about 2 a second), their REMOVE records marked as TTL deletes; ``emulate_ttl``
+    (Default: True) False leaves them to DynamoDB Local.
     """
 
     def __init__(
@@ -67,6 +74,7 @@ class LocalRunner:
         environment_overrides: Mapping[str, str] | None = None,
         secret_values: Mapping[str, str] | None = None,
         recorder: Callable[[FunctionCall], None] | None = None,
+        emulate_ttl: bool = True,
     ) -> None:
         self.app = app
         self.recorder = recorder
@@ -93,6 +101,9 @@ class LocalRunner:
         self.on_failure_destinations: dict[str, str] = {}
         self._emulators: list[MappingEmulator] | None = None
         self._functions: dict[str, LocalFunction] = {}
+        self._emulate_ttl = emulate_ttl and endpoints is not None
+        self.ttl: TtlSweeper | None = None
+        self._swept_at = 0.0
 
     def create_tables(self) -> None:
         """Create every table of the app (on-demand, streams and TTL as the template says); wait until active.
@@ -108,6 +119,10 @@ class LocalRunner:
         if self._emulators is not None:
             return
         self._emulators = []
+        if self._emulate_ttl:
+            ttl_attributes = {self.table_names[logical_id]: table.ttl_attribute
+                              for logical_id, table in self.app.tables.items() if table.ttl_attribute}  # fmt: skip
+            self.ttl = TtlSweeper.of_tables(self.dynamodb_client, ttl_attributes, clock=self.clock)
         for mapping in self.app.mappings:
             if not mapping.enabled:
                 continue
@@ -123,6 +138,7 @@ class LocalRunner:
                 stats=self.stats,
                 clock=self.clock,
                 on_failure=None if destination is None else destination.send,
+                ttl=self.ttl,
             )
             emulator.poll()
             self._emulators.append(emulator)
@@ -131,7 +147,11 @@ class LocalRunner:
         """One pass over every shard of every mapping; whether any record was read or any handler called."""
         self.start()
         assert self._emulators is not None
-        return any([emulator.poll() for emulator in self._emulators])
+        swept = 0
+        if self.ttl is not None and time.monotonic() - self._swept_at >= TTL_SWEEP_SECONDS:
+            self._swept_at = time.monotonic()
+            swept = self.ttl.sweep()
+        return any([emulator.poll() for emulator in self._emulators]) or swept > 0
 
     def run_until_idle(
         self,

@@ -38,7 +38,9 @@ def lambda_record(record: Mapping[str, Any], stream_arn: str) -> dict[str, Any]:
         "eventSourceARN": stream_arn,
     }
     if "userIdentity" in record:
-        wire["userIdentity"] = dict(record["userIdentity"])
+        # boto3 names the fields PrincipalId and Type; Lambda's event names them principalId and type.
+        identity = record["userIdentity"]
+        wire["userIdentity"] = {"type": identity.get("Type"), "principalId": identity.get("PrincipalId")}
     return wire
 
 
