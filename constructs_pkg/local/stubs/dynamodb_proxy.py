@@ -13,8 +13,10 @@ import threading
 import urllib.error
 import urllib.request
 from collections import Counter
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any, Self
+from http.server import BaseHTTPRequestHandler
+from typing import Any
+
+from constructs_pkg.local.stubs.server import LoopbackServer
 
 __all__ = ["DynamoDBProxy"]
 
@@ -22,7 +24,7 @@ __all__ = ["DynamoDBProxy"]
 _THROTTLING = {"__type": "com.amazon.coral.availability#ThrottlingException", "message": "Rate exceeded"}
 
 
-class DynamoDBProxy:
+class DynamoDBProxy(LoopbackServer):
     """Forwards to ``upstream`` (DynamoDB Local's URL). ``requests`` counts (operation, table) pairs, e.g.
     ``("UpdateItem", "sales")``; ``throttle(operation, every=n)`` answers every n-th request of ``operation`` with a
     ThrottlingException (400) instead, counted in ``throttled``."""
@@ -34,22 +36,13 @@ class DynamoDBProxy:
         self._throttle: tuple[str, int] | None = None
         self._seen = itertools.count(1)
         self._lock = threading.Lock()
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
-        self.url = f"http://127.0.0.1:{self._server.server_address[1]}"
+        super().__init__(self._handler())
 
     def throttle(self, operation: str, *, every: int) -> None:
         self._throttle = (operation, every)
 
     def count(self, operation: str, table: str | None = None) -> int:
         return sum(n for (op, name), n in self.requests.items() if op == operation and table in (None, name))
-
-    def __enter__(self) -> Self:
-        threading.Thread(target=self._server.serve_forever, daemon=True).start()
-        return self
-
-    def __exit__(self, *_exc: Any) -> None:
-        self._server.shutdown()
-        self._server.server_close()
 
     def _throttles(self, operation: str) -> bool:
         if self._throttle is None or self._throttle[0] != operation:

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Self
 
-__all__ = ["Reply", "Request", "StubServer"]
+__all__ = ["LoopbackServer", "Reply", "Request", "StubServer"]
 
 
 @dataclass(frozen=True)
@@ -56,7 +56,26 @@ class _ThreadingServer(ThreadingHTTPServer):
     request_queue_size = 128
 
 
-class StubServer:
+class LoopbackServer:
+    """Serves ``handler`` on 127.0.0.1 at a free port from a thread while used as a context manager; ``url`` is its
+    base URL. The stubs and the counting proxies are these."""
+
+    def __init__(self, handler: type[BaseHTTPRequestHandler]) -> None:
+        self._server = _ThreadingServer(("127.0.0.1", 0), handler)
+        self._server.daemon_threads = True
+        self.url = f"http://127.0.0.1:{self._server.server_address[1]}"
+
+    def __enter__(self) -> Self:
+        # shutdown() waits for the loop's next poll, half a second by default: per server, per test.
+        threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+
+
+class StubServer(LoopbackServer):
     """Serves routes on 127.0.0.1 at a free port; ``url`` is its base URL. Use as a context manager."""
 
     def __init__(self, *, latency: float = 0.0) -> None:
@@ -90,19 +109,7 @@ class StubServer:
             def log_message(self, format: str, *args: Any) -> None:
                 pass
 
-        self._server = _ThreadingServer(("127.0.0.1", 0), Handler)
-        self._server.daemon_threads = True
-        self.url = f"http://127.0.0.1:{self._server.server_address[1]}"
-        # shutdown() waits for the loop's next poll, half a second by default: per stub, per test.
-        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
-
-    def __enter__(self) -> Self:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._server.shutdown()
-        self._server.server_close()
+        super().__init__(Handler)
 
     def route(self, method: str, path: str, handler: Callable[[Request], Reply]) -> None:
         self._routes.append((method, re.compile(path), handler))
