@@ -10,6 +10,7 @@
 - ``RealtimeFeed``: pushes each change to AppSync Events subscribers, in order per item, never dropped.
 - ``SearchIndexer``: keeps an OpenSearch index in step with the table, fenced by stream sequence.
 - ``StreamAggregator``: counts and exact sums per group in a table, exact under retries and redrives.
+- ``TtlArchiver``: the items time to live deletes, archived to S3 by expiry day, on their way to Glacier.
 
 The constructs import aws_cdk (and start jsii's Node.js process) when first used, not on ``import constructs_pkg``:
 the local tooling (``python -m constructs_pkg.local``: redrive, ``run --aws``, ``run`` on a synthesized cdk.out)
@@ -45,6 +46,7 @@ if TYPE_CHECKING:
     from .stream_triggered_table import StreamTriggeredTableOptions as StreamTriggeredTableOptions
     from .summary_enricher import SummaryEnricher as SummaryEnricher
     from .summary_models import SummaryModel as SummaryModel
+    from .ttl_archiver import TtlArchiver as TtlArchiver
     from .vector_stores import VectorStore as VectorStore
 
 # Each public name and the module that defines it.
@@ -71,6 +73,7 @@ _MODULES = {
     "StreamTriggeredTableOptions": ".stream_triggered_table",
     "SummaryEnricher": ".summary_enricher",
     "SummaryModel": ".summary_models",
+    "TtlArchiver": ".ttl_archiver",
     "VectorStore": ".vector_stores",
 }
 

@@ -15,6 +15,7 @@ from lambda_src import contract
 __all__ = [
     "BATCH_SIZE_RANGE",
     "DEFAULT_ALARM_EVALUATION_MINUTES",
+    "DEFAULT_ARCHIVE_TRANSITION_DAYS",
     "DEFAULT_BATCH_SIZE",
     "DEFAULT_ITERATOR_AGE_ALARM_MINUTES",
     "DEFAULT_LOG_RETENTION",
@@ -83,6 +84,9 @@ PIPELINE_TIMEOUT_SECONDS = 120
 MAX_CONCURRENCY_RANGE = (1, 64)
 # Claude's output limit for its current models: https://docs.anthropic.com/en/docs/about-claude/models
 MAX_TOKENS_RANGE = (1, 64_000)
+
+# When a TtlArchiver's objects move to their Glacier class: past the month in which restores are most likely.
+DEFAULT_ARCHIVE_TRANSITION_DAYS = 30
 
 _T = TypeVar("_T")
 

@@ -117,14 +117,17 @@ class StreamPipeline(Construct):
         environment: Mapping[str, str],
         bindings: Sequence[Binding] = (),
         filters: Sequence[StreamFilter] = (),
+        option_defaults: Mapping[str, Any] | None = None,
     ) -> StreamTrigger:
         """Create the trigger running ``HANDLER`` with ``environment`` (the contract's variables) and the
         ``bindings``' variables, layers and grants.
 
         - ``filters``: the records the handler needs, ORed, each ANDed with ``item_filter``.
           Default: - the ``item_filter`` alone.
+        - ``option_defaults``: trigger options the user did not set that the pipeline could only make under itself,
+          e.g. a destination it created. Default: - none.
         """
-        options = self._options
+        options = {**(option_defaults or {}), **self._options}
         # The user's variables first, then what the pipeline needs to work, which they cannot override by accident.
         merged_environment = dict(options.get("environment") or {})
         for binding in bindings:

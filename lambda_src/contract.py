@@ -15,6 +15,9 @@ __all__ = [
     "DEFAULT_AGGREGATOR_MARK_RETENTION_SECONDS",
     "DEFAULT_AGGREGATOR_MAX_CONCURRENCY",
     "DEFAULT_ANTHROPIC_MODEL",
+    "DEFAULT_ARCHIVER_BATCHING_WINDOW_SECONDS",
+    "DEFAULT_ARCHIVER_BATCH_SIZE",
+    "DEFAULT_ARCHIVER_PREFIX",
     "DEFAULT_BEDROCK_MODEL",
     "DEFAULT_DEADLINE_MARGIN_MS",
     "DEFAULT_EMBEDDING_MAX_CONCURRENCY",
@@ -39,6 +42,7 @@ __all__ = [
     "SEARCH_DELETED_FIELD",
     "SEARCH_SEQUENCE_FIELD",
     "AggregatorEnv",
+    "ArchiverEnv",
     "EmbeddingEnv",
     "EmbeddingProvider",
     "FeedEnv",
@@ -144,6 +148,16 @@ class AggregatorEnv:
     FLUSH_PER_WINDOW = "AGGREGATOR_FLUSH_PER_WINDOW"
 
 
+class ArchiverEnv:
+    """TtlArchiver -> ``lambda_src.ttl_archiver``."""
+
+    BUCKET = "ARCHIVER_BUCKET"
+    # Put before every object key, e.g. "archive/": objects go under <prefix>expiry_date=YYYY-MM-DD/.
+    PREFIX = "ARCHIVER_PREFIX"
+    # The table's TTL attribute, whose day partitions the archive.
+    TTL_ATTRIBUTE = "ARCHIVER_TTL_ATTRIBUTE"
+
+
 class QuarantineMode(StrEnum):
     """Where the runtime sends a record whose failure is final, instead of leaving it to the mapping's retries."""
 
@@ -234,7 +248,23 @@ DEFAULT_AGGREGATOR_MARK_RETENTION_SECONDS = (1 + 14) * 24 * 3600
 # Group updates in flight at once; one group's updates always go one after another.
 DEFAULT_AGGREGATOR_MAX_CONCURRENCY = 8
 
-_VARIABLE_CLASSES = (RuntimeEnv, PipelineEnv, EmbeddingEnv, SummaryEnv, FeedEnv, SearchEnv, AggregatorEnv)
+# Objects are one per expiry day a batch holds, so the fuller the batch the larger the object: the mapping's most
+# records and longest batching window (https://docs.aws.amazon.com/lambda/latest/dg/with-ddb.html); Lambda's 6 MB
+# payload limit ends a batch before 10,000 records of more than about 500 bytes.
+DEFAULT_ARCHIVER_BATCH_SIZE = 10_000
+DEFAULT_ARCHIVER_BATCHING_WINDOW_SECONDS = 300
+DEFAULT_ARCHIVER_PREFIX = "archive/"
+
+_VARIABLE_CLASSES = (
+    RuntimeEnv,
+    PipelineEnv,
+    EmbeddingEnv,
+    SummaryEnv,
+    FeedEnv,
+    SearchEnv,
+    AggregatorEnv,
+    ArchiverEnv,
+)
 
 
 def variable_names() -> frozenset[str]:

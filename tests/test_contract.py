@@ -47,7 +47,7 @@ def test_the_bundled_handlers_get_only_contract_variables(example_templates: dic
         if resource["Type"] == "AWS::Lambda::Function"
         and resource["Properties"].get("Handler", "").startswith("lambda_src.")
     ]
-    assert len(bundled) == 7
+    assert len(bundled) == 8
     for properties in bundled:
         assert set(properties["Environment"]["Variables"]) <= variable_names()
 

@@ -39,6 +39,7 @@ from constructs_pkg import (
     StreamTriggeredTable,
     SummaryEnricher,
     SummaryModel,
+    TtlArchiver,
     VectorStore,
 )
 from constructs_pkg.dependency_layer import ANTHROPIC_REQUIREMENTS
@@ -58,6 +59,7 @@ _SECTIONS = {
     "RealtimeFeed": "RealtimeFeed",
     "SearchIndexer": "SearchIndexer",
     "StreamAggregator": "StreamAggregator",
+    "TtlArchiver": "TtlArchiver",
 }
 _BULLET = re.compile(r"^(?P<indent>\s*)- ``(?P<name>\w+)``:(?P<text>.*)$")
 _HUMAN_DAYS = {1: "one day", 3: "three days", 5: "five days", 7: "one week", 14: "two weeks", 30: "one month"}
@@ -153,6 +155,7 @@ class Synthesized:
         self.feed = _template(self._feed)
         self.search = _template(self._search)
         self.aggregator = _template(self._aggregator)
+        self.archiver = _template(self._archiver)
 
     @staticmethod
     def _trigger(stack: Stack) -> None:
@@ -208,6 +211,17 @@ class Synthesized:
             group_by=[GroupBy.attribute("store"), GroupBy.time_bucket("soldAt", "day")],
             measures=[Measure.count(), Measure.sum("amount")],
         )
+
+    @staticmethod
+    def _archiver(stack: Stack) -> None:
+        sessions = dynamodb.TableV2(
+            stack,
+            "Sessions",
+            partition_key=PK,
+            dynamo_stream=dynamodb.StreamViewType.OLD_IMAGE,
+            time_to_live_attribute="expiresAt",
+        )
+        TtlArchiver(stack, "Archive", table=sessions)
 
     @staticmethod
     def _layer(stack: Stack) -> None:
@@ -360,6 +374,8 @@ PROBES: dict[str, dict[str, Callable[[Synthesized], str]]] = {
     },
     "StreamPipeline.attach_handler": {
         "filters": lambda s: "the item_filter alone" if not _mapping_filters(s.embedding) else "",
+        # With none, the on-failure destination is the trigger's own queue.
+        "option_defaults": lambda s: "none" if _of_type(s.embedding, "AWS::SQS::Queue") else "",
     },
     "EmbeddingPipeline": {
         "text_attribute": lambda s: _variables(s.embedding)["TEXT_ATTRIBUTE"],
@@ -438,6 +454,21 @@ PROBES: dict[str, dict[str, Callable[[Synthesized], str]]] = {
         "tumbling_window": lambda s: f"{_mapping(s.aggregator)['TumblingWindowInSeconds']} seconds",
         "flush_per_window": lambda s: str(_variables(s.aggregator)["AGGREGATOR_FLUSH_PER_WINDOW"] == "true"),
     },
+    "TtlArchiver": {
+        "ttl_attribute": lambda s: "the table's TimeToLiveSpecification"
+        if _variables(s.archiver)["ARCHIVER_TTL_ATTRIBUTE"] == "expiresAt" else "",
+        "bucket": lambda s: _archive_bucket(s),
+        "prefix": lambda s: f'"{_variables(s.archiver)["ARCHIVER_PREFIX"]}"',
+        "include_caller_deletes": lambda s: str('"userIdentity"' not in "".join(_mapping_filters(s.archiver))),
+        "storage_class": lambda s: "Glacier Instant Retrieval"
+        if _archive_transition(s)["StorageClass"] == "GLACIER_IR" else "",
+        "transition_after": lambda s: f"{_archive_transition(s)['TransitionInDays']} days",
+        "batch_size": lambda s: str(_mapping(s.archiver)["BatchSize"]),
+        "max_batching_window": lambda s: f"{_mapping(s.archiver)['MaximumBatchingWindowInSeconds']} seconds",
+        "on_failure": lambda s: "the archive bucket"
+        if _mapping(s.archiver)["DestinationConfig"]["OnFailure"]["Destination"]
+        == {"Fn::GetAtt": [_archive_bucket_id(s), "Arn"]} else "",
+    },
     "GroupBy.attribute": {"name": lambda s: "attribute" if _aggregation(s)["groupBy"][0]["name"] == "store" else ""},
     "GroupBy.time_bucket": {
         "name": lambda s: "bucket" if _aggregation(s)["groupBy"][1]["name"] == "day" else "",
@@ -451,6 +482,37 @@ PROBES: dict[str, dict[str, Callable[[Synthesized], str]]] = {
 def _aggregation(s: Synthesized) -> dict[str, Any]:
     spec: dict[str, Any] = json.loads(_variables(s.aggregator)["AGGREGATOR_SPEC"])
     return spec
+
+
+def _archive_bucket_id(s: Synthesized) -> str:
+    (logical_id,) = [
+        logical_id
+        for logical_id, resource in s.archiver["Resources"].items()
+        if resource["Type"] == "AWS::S3::Bucket" and "LifecycleConfiguration" in resource["Properties"]
+    ]
+    return logical_id
+
+
+def _archive_bucket_resource(s: Synthesized) -> dict[str, Any]:
+    bucket: dict[str, Any] = s.archiver["Resources"][_archive_bucket_id(s)]
+    return bucket
+
+
+def _archive_bucket(s: Synthesized) -> str:
+    bucket = _archive_bucket_resource(s)
+    properties = bucket["Properties"]
+    (encryption,) = properties["BucketEncryption"]["ServerSideEncryptionConfiguration"]
+    assert bucket["DeletionPolicy"] == "Retain"
+    assert properties["VersioningConfiguration"] == {"Status": "Enabled"}
+    assert encryption["ServerSideEncryptionByDefault"] == {"SSEAlgorithm": "AES256"}
+    assert "DestinationBucketName" in properties["LoggingConfiguration"]
+    return "a new bucket"
+
+
+def _archive_transition(s: Synthesized) -> dict[str, Any]:
+    (rule,) = _archive_bucket_resource(s)["Properties"]["LifecycleConfiguration"]["Rules"]
+    (transition,) = rule["Transitions"]
+    return transition
 
 
 def _event_api_auth(template: dict[str, Any]) -> list[str]:

@@ -260,6 +260,53 @@ def recompute_sales(request: pytest.FixtureRequest, tmp_path: Path) -> None:
     assert again.returncode == 0 and "0 groups differ" in again.stdout, again.stderr
 
 
+def restore_sessions(request: pytest.FixtureRequest, tmp_path: Path) -> None:
+    from lambda_src.ttl_archiver.archive import encoded_lines, object_key
+
+    # GIVEN an archive on moto's S3 of three sessions that expired in November and one in December, and the README's
+    # Sessions table on DynamoDB Local holding a newer copy of one of them
+    database: DynamoDBLocal = request.getfixturevalue("dynamodb_local")
+    moto: str = request.getfixturevalue("moto_server")
+    client = database.client()
+    client.create_table(TableName="Sessions", KeySchema=[{"AttributeName": "PK", "KeyType": "HASH"}],
+                        AttributeDefinitions=[{"AttributeName": "PK", "AttributeType": "S"}],
+                        BillingMode="PAY_PER_REQUEST")  # fmt: skip
+    s3 = boto3.client("s3", endpoint_url=moto, region_name=REGION, aws_access_key_id="local",
+                      aws_secret_access_key="local")  # fmt: skip
+    bucket = f"archive-{uuid.uuid4().hex[:8]}"
+    s3.create_bucket(Bucket=bucket)
+    for day, names in (("2026-11-29", ["A", "B", "C"]), ("2026-12-01", ["D"])):
+        keys = [{"PK": {"S": f"SESSION#{name}"}} for name in names]
+        lines = [{"Item": {**key, "user": {"S": name}}, "Keys": key, "deletedBy": "ttl", "sequenceNumber": str(100 + n)}
+                 for n, (key, name) in enumerate(zip(keys, names, strict=True))]  # fmt: skip
+        s3.put_object(Bucket=bucket, Key=object_key("archive/", day, "Sessions", 100), Body=encoded_lines(lines))
+    client.put_item(TableName="Sessions", Item={"PK": {"S": "SESSION#B"}, "user": {"S": "newer"}})
+    environment = {
+        **{name: value for name, value in environment_here().items() if not name.startswith("AWS_")},
+        "AWS_ACCESS_KEY_ID": "local",
+        "AWS_SECRET_ACCESS_KEY": "local",
+        "AWS_DEFAULT_REGION": REGION,
+        "AWS_ENDPOINT_URL_DYNAMODB": database.endpoint_url,
+        "AWS_ENDPOINT_URL_S3": moto,
+        "ARCHIVE_BUCKET": bucket,
+    }
+    line = _readme_line("restore --bucket")
+
+    # WHEN the README's November restore runs, THEN November's sessions are back but the newer one, December's is not
+    done = run_typed(line, tmp_path, environment)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "restored 2 items into Sessions, 1 kept (the table holds their key)"
+    users = {item["PK"]["S"]: item["user"]["S"] for item in client.scan(TableName="Sessions")["Items"]}
+    assert users == {"SESSION#A": "A", "SESSION#B": "newer", "SESSION#C": "C"}
+
+    # WHEN one key is restored through the options the README names, THEN that item alone comes back
+    one = run_typed(f"python -m constructs_pkg.local restore --bucket {bucket} --prefix archive/ --table Sessions "
+                    f"""--key '{{"PK": {{"S": "SESSION#D"}}}}' --dynamodb-endpoint {database.endpoint_url} """
+                    f"--s3-endpoint {moto}", tmp_path, environment)  # fmt: skip
+    assert one.returncode == 0 and one.stdout.startswith("restored 1 items into Sessions"), one.stderr
+    assert client.get_item(TableName="Sessions", Key={"PK": {"S": "SESSION#D"}})["Item"]["user"] == {"S": "D"}
+
+
 def search_demo(request: pytest.FixtureRequest, tmp_path: Path) -> None:
     done = run_typed(_readme_line("search-demo"), ROOT, environment_here())
     assert done.returncode == 0, done.stderr[-2000:]
@@ -327,6 +374,7 @@ def _runners() -> dict[str, Callable[[pytest.FixtureRequest, Path], None]]:
             _readme_line("reindex --table Products"): reindex_products,
             _readme_line("search-demo"): search_demo,
             _readme_line("recompute-aggregates --source Sales"): recompute_sales,
+            _readme_line("restore --bucket"): restore_sessions,
         })  # fmt: skip
     return RUNNERS
 

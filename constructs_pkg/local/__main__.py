@@ -19,6 +19,7 @@ COMMANDS = (
     "constructs_pkg.local.redrive_cli",
     "constructs_pkg.local.reindex_cli",
     "constructs_pkg.local.recompute_aggregates_cli",
+    "constructs_pkg.local.restore_cli",
     "constructs_pkg.local.search_demo_cli",
 )
 

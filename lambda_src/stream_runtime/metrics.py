@@ -12,15 +12,16 @@ __all__ = ["METRICS_NAMESPACE", "put_metric"]
 METRICS_NAMESPACE = "DynamoStreamConstructs"
 
 
-def put_metric(name: str, value: float, unit: str = "Count") -> None:
-    """Record ``value`` of metric ``name`` for this function (dimension FunctionName).
+def put_metric(name: str, value: float, unit: str = "Count", *, timestamp: float | None = None) -> None:
+    """Record ``value`` of metric ``name`` for this function (dimension FunctionName), at ``timestamp`` (epoch
+    seconds; CloudWatch takes up to two weeks back. Default: - now).
 
     The line follows https://docs.aws.amazon.com/AmazonCloudWatch/latest/monitoring/CloudWatch_Embedded_Metric_Format_Specification.html
     """
     function_name = os.environ.get("AWS_LAMBDA_FUNCTION_NAME", "local")
     line = {
         "_aws": {
-            "Timestamp": int(time.time() * 1000),
+            "Timestamp": int((time.time() if timestamp is None else timestamp) * 1000),
             "CloudWatchMetrics": [
                 {
                     "Namespace": METRICS_NAMESPACE,
