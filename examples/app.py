@@ -6,6 +6,7 @@ from aws_cdk import App, Validations
 from cdk_nag import AwsSolutionsChecks
 
 from examples.aggregation.stack import AggregationStack
+from examples.archive.stack import ArchiveStack
 from examples.basic_flow.stack import BasicFlowStack
 from examples.content_ai.stack import AwsNativeAiPipelinesStack, SeedAiPipelinesStack
 from examples.notifications.stack import NotificationsStack
@@ -25,6 +26,7 @@ def build_app(app: App | None = None) -> App:
     RealtimeFeedStack(app, "RealtimeFeed")
     SearchIndexStack(app, "SearchIndex")
     AggregationStack(app, "Aggregation")
+    ArchiveStack(app, "Archive")
     Validations.of(app).add_plugins(AwsSolutionsChecks(app))
     return app
 

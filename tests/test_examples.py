@@ -19,6 +19,7 @@ EXAMPLE_STACKS = [
     "RealtimeFeed",
     "SearchIndex",
     "Aggregation",
+    "Archive",
 ]
 
 
